@@ -1,0 +1,26 @@
+"""The JSON API under /api/v1: bearer-token or session auth, one error envelope."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+from flask_login import current_user
+
+from gridops.errors import NotAuthenticated
+from gridops.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@bp.before_request
+def authenticate():
+    """Every API call needs a user; cookie sessions must also pass CSRF on writes."""
+    if not current_user.is_authenticated:
+        raise NotAuthenticated("sign in or send 'Authorization: Bearer <token>'")
+    if request.method in UNSAFE_METHODS and not g.get("authenticated_by_token"):
+        csrf.protect()
+
+
+from gridops.api import territory  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,1 @@
+"""Territory endpoints: areas as GeoJSON, and locate."""

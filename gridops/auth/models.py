@@ -1,0 +1,83 @@
+"""Users and their API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from gridops.auth.roles import ROLE_VALUES, Role
+from gridops.db import utcnow
+from gridops.extensions import db
+
+_ROLE_CHECK = "role IN (" + ", ".join(f"'{r}'" for r in ROLE_VALUES) + ")"
+
+
+class User(UserMixin, db.Model):
+    """A person who signs in: one role, scoped to an area subtree and/or a department."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(_ROLE_CHECK, name="role"),
+        CheckConstraint("locale IS NULL OR locale IN ('zh', 'en')", name="locale"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    #: Area scope: the user sees and acts within this area's subtree (None: whole city).
+    area_id: Mapped[Optional[int]] = mapped_column(ForeignKey("area.id"), index=True)
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"), index=True)
+    phone: Mapped[Optional[str]] = mapped_column(String(32))
+    locale: Mapped[Optional[str]] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[Optional[datetime]]
+
+    area = relationship("Area", foreign_keys=[area_id])
+    department = relationship("Department", foreign_keys=[department_id])
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login reads this
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class ApiToken(db.Model):
+    """A bearer token for a tablet or an integration; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: First characters of the token, to tell tokens apart in lists.
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[Optional[datetime]]
+    expires_at: Mapped[Optional[datetime]]
+    revoked_at: Mapped[Optional[datetime]]
+
+    user: Mapped[User] = relationship()
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,0 +1,1 @@
+"""The demo city: real Nanyang district boundaries, generated subdivisions, demo staff."""

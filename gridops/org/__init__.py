@@ -1,0 +1,1 @@
+"""Organisation: handling units (departments and their sub-units)."""

@@ -1,0 +1,1 @@
+"""Territory: the area hierarchy, grid layers, import/validation/export and the locator."""

@@ -1,0 +1,1 @@
+"""Pages shared by every role: home, language switch, health check."""
