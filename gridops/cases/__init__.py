@@ -1,0 +1,1 @@
+"""Cases: the closed-loop workflow from report to closure (domain.md §5)."""

@@ -1,0 +1,1 @@
+"""The standards catalogue: types, big and small classes, filing standards, routing."""
