@@ -8,6 +8,8 @@ and go back to where the user came from.
 from __future__ import annotations
 
 from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
@@ -98,6 +100,16 @@ def register_error_handlers(app: Flask) -> None:
         if request.method == "GET":
             return render_template("error.html", status=exc.status, message=exc.message), exc.status
         return redirect(request.referrer or request.path)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(exc: CSRFError):
+        """A write without a valid CSRF token (stale page, lost session): say what to do."""
+        message = gettext(
+            "This form has expired or did not come from this site. Reload the page and try again."
+        )
+        if _wants_json():
+            return jsonify({"error": "csrf_failed", "message": message, "fields": {}}), 400
+        return render_template("error.html", status=400, message=message), 400
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
