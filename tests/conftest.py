@@ -15,6 +15,7 @@ from sqlalchemy import text
 from gridops import create_app
 from gridops.config import PROJECT_ROOT
 from gridops.extensions import db
+from gridops.territory.locator import reset_locator
 from tests.factories import PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("GRIDOPS_TEST_DATABASE_URL", "")
@@ -60,12 +61,13 @@ def _empty_all_tables() -> None:
 
 @pytest.fixture
 def app(_migrated_app):
-    """The app, inside an app context, with empty tables afterwards."""
+    """The app, inside an app context, with empty tables (and no cached locator) afterwards."""
     _migrated_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
     with _migrated_app.app_context():
         yield _migrated_app
         db.session.remove()
         _empty_all_tables()
+        reset_locator()
 
 
 @pytest.fixture
