@@ -1,9 +1,12 @@
-"""Language choice: the user's setting, then the browser's, then the city default."""
+"""Language choice: the user's setting, then the session's, then the browser's, then the city default."""
 
 from __future__ import annotations
 
 from flask import current_app, request, session
 from flask_login import current_user
+
+#: The value of ``<html lang>`` for each interface language.
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 
 def select_locale() -> str:
@@ -20,3 +23,8 @@ def current_locale() -> str:
 
     locale = get_locale()
     return locale.language if locale else "zh"
+
+
+def html_lang(locale: str) -> str:
+    """The BCP 47 tag for a page in ``locale`` (screen readers and CJK fonts rely on it)."""
+    return HTML_LANG.get(locale, locale)
