@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridops.config import PROJECT_ROOT, check_config, load_config
 
@@ -23,6 +24,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     check_config(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if hops := app.config.get("GRIDOPS_PROXY_HOPS"):
+        # Behind nginx the client's address (sign-in throttling) and scheme come from headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     register_extensions(app)
     register_blueprints(app)

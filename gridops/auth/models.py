@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from typing import Optional
 
@@ -60,6 +62,19 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    @property
+    def session_stamp(self) -> str:
+        """Changes with the password, so that a new password ends every older session."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+    def get_id(self) -> str:
+        """What the session and remember cookies carry: ``"<id>:<session stamp>"``."""
+        return f"{self.id}:{self.session_stamp}"
+
+    def matches_session_id(self, session_id: str) -> bool:
+        """Whether a cookie's user id is this user's current one (constant-time comparison)."""
+        return hmac.compare_digest(self.get_id(), session_id)
+
 
 class ApiToken(db.Model):
     """A bearer token for a tablet or an integration; only its SHA-256 digest is stored."""
@@ -79,5 +94,13 @@ class ApiToken(db.Model):
 
     user: Mapped[User] = relationship()
 
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``active``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
     def is_valid(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return self.state(now) == "active"

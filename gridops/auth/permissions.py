@@ -1,49 +1,133 @@
-"""Permission predicates and area scoping, used alike by services, views and templates."""
+"""Permission predicates and scoping, in one place, used alike by services, views and templates.
+
+Two scopes limit what a signed-in user sees:
+
+- **area scope**: the subtree of ``user.area`` (by ``Area.path``). Admins, leaders and
+  evaluators see the whole city; the centre's staff (operators, dispatchers, shift leaders)
+  see the whole city unless given an area (a district centre). Grid workers and area leads
+  are bound to their area: without one they see nothing, never the whole city.
+- **department scope**: handling unit staff see their own unit and its sub-units.
+
+Every predicate fails closed: signed out, deactivated or unscoped means no.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, false, select, true
 
 from gridops.auth.models import User
 from gridops.auth.roles import Role
+from gridops.extensions import db
+from gridops.org.models import Department
 from gridops.territory.models import Area
 
 #: Roles that see the whole city whatever their area setting.
 CITY_WIDE_ROLES = {Role.ADMIN, Role.LEADER, Role.EVALUATOR}
 
+#: Roles tied to a piece of territory: without an area they see nothing.
+AREA_BOUND_ROLES = {Role.GRID_WORKER, Role.AREA_LEAD}
+
+#: Roles limited to their own handling unit.
+DEPARTMENT_BOUND_ROLES = {Role.UNIT_STAFF}
+
+
+def is_signed_in(user: User | None) -> bool:
+    """A real, active user (not the anonymous user, not a deactivated account)."""
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def has_role(user: User | None, *roles: Role) -> bool:
+    """Signed in with one of ``roles``."""
+    return is_signed_in(user) and user.role_enum in roles
+
 
 def is_admin(user: User | None) -> bool:
-    return bool(user and user.is_authenticated and user.role == Role.ADMIN.value)
+    """Signed in as a system administrator."""
+    return has_role(user, Role.ADMIN)
 
 
 def can_manage_territory(user: User | None) -> bool:
+    """Import grid layers, edit areas and levels."""
     return is_admin(user)
 
 
 def can_manage_users(user: User | None) -> bool:
+    """Create, deactivate and re-scope users; issue and revoke their API tokens."""
     return is_admin(user)
 
 
 def can_view_map(user: User | None) -> bool:
-    return bool(user and user.is_authenticated)
+    """Every signed-in user may open the territory map (what it shows is scoped)."""
+    return is_signed_in(user)
 
 
-def scope_path(user: User) -> str | None:
-    """The materialised path prefix the user is limited to, or None for the whole city."""
-    if user.role_enum in CITY_WIDE_ROLES or user.area is None:
+def sees_whole_city(user: User | None) -> bool:
+    """True when no area limit applies to ``user``."""
+    if not is_signed_in(user):
+        return False
+    role = user.role_enum
+    if role in CITY_WIDE_ROLES:
+        return True
+    return role not in AREA_BOUND_ROLES and user.area_id is None
+
+
+def scope_path(user: User | None) -> str | None:
+    """The ``Area.path`` prefix of the user's subtree; None when there is none (see sees_whole_city)."""
+    if not is_signed_in(user) or sees_whole_city(user) or user.area is None:
         return None
     return user.area.path
 
 
-def can_view_area(user: User, area: Area) -> bool:
-    """An area is visible if it lies in the user's subtree or is one of its ancestors."""
+def can_view_area(user: User | None, area: Area) -> bool:
+    """``area`` lies in the user's area subtree (the same rule as area_scope_clause)."""
+    if sees_whole_city(user):
+        return True
     prefix = scope_path(user)
-    return prefix is None or area.path.startswith(prefix) or prefix.startswith(area.path)
+    return prefix is not None and area.path.startswith(prefix)
 
 
-def area_scope_clause(user: User, path_column) -> ColumnElement[bool]:
-    """A WHERE clause limiting rows whose area path is ``path_column`` to the user's scope."""
+def area_scope_clause(user: User | None, path_column) -> ColumnElement[bool]:
+    """A WHERE clause keeping rows whose area path (``path_column``) lies in the user's scope."""
+    if sees_whole_city(user):
+        return true()
     prefix = scope_path(user)
     if prefix is None:
-        return true()
+        return false()
     return path_column.startswith(prefix, autoescape=True)
+
+
+def department_ids_in_scope(user: User | None) -> set[int] | None:
+    """Ids of the departments the user is limited to (own unit and sub-units); None: no limit."""
+    if not is_signed_in(user):
+        return set()
+    if user.role_enum not in DEPARTMENT_BOUND_ROLES:
+        return None
+    if user.department_id is None:
+        return set()
+    ids = {user.department_id}
+    frontier = {user.department_id}
+    while frontier:
+        frontier = set(db.session.scalars(select(Department.id).where(Department.parent_id.in_(frontier))))
+        frontier -= ids
+        ids |= frontier
+    return ids
+
+
+def can_view_department(user: User | None, department: Department) -> bool:
+    """``department`` is the user's unit or one of its sub-units (or the user has no such limit)."""
+    if not is_signed_in(user):
+        return False
+    ids = department_ids_in_scope(user)
+    return ids is None or department.id in ids
+
+
+def department_scope_clause(user: User | None, department_column) -> ColumnElement[bool]:
+    """A WHERE clause keeping rows whose department (``department_column``) is in the user's scope."""
+    if not is_signed_in(user):
+        return false()
+    ids = department_ids_in_scope(user)
+    if ids is None:
+        return true()
+    if not ids:
+        return false()
+    return department_column.in_(ids)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from gridops.auth.services import set_locale
+from gridops.auth.sessions import safe_next_url
 from gridops.errors import ValidationFailed
-from gridops.extensions import csrf, db, limiter
+from gridops.extensions import db, limiter
 
 bp = Blueprint("web", __name__)
 
@@ -15,6 +18,7 @@ bp = Blueprint("web", __name__)
 @bp.route("/")
 @login_required
 def home():
+    """Signed-in users start on the territory map."""
     return redirect(url_for("territory.map_page"))
 
 
@@ -26,20 +30,18 @@ def set_language():
         raise ValidationFailed.field("locale", "choose zh or en")
     session["locale"] = locale
     if current_user.is_authenticated:
-        current_user.locale = locale
+        set_locale(current_user, locale)
         db.session.commit()
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
+    return redirect(safe_next_url(request.form.get("next")) or url_for("web.home"))
 
 
 @bp.route("/healthz")
-@csrf.exempt
 @limiter.exempt
 def healthz():
     """200 when the database answers, 503 otherwise (for load balancers and monitors)."""
     try:
         db.session.execute(text("SELECT 1"))
-    except Exception as exc:  # any driver error means "not healthy"
+    except SQLAlchemyError as exc:
         db.session.rollback()
         current_app.logger.warning("health check failed: %s", exc)
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
