@@ -1,3 +1,6 @@
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import prcoords
 import pytest
@@ -8,6 +11,7 @@ from sqlalchemy import select
 
 from gridops.errors import OutsideTerritory, ValidationFailed
 from gridops.extensions import db
+from gridops.territory import locator as locator_module
 from gridops.territory.locator import get_locator, locate
 from gridops.territory.models import GridLayer
 from tests.factories import DX, DY, X0, Y0, make_area, make_small_city
@@ -195,3 +199,41 @@ def test_location_serialises(city):
     }
     assert data["gap"] is False and data["datum"] == "gcj02"
 
+
+
+def test_concurrent_lookups_build_the_locator_once(app, city, monkeypatch):
+    """Threads that find the locator stale at the same time wait for one rebuild."""
+    db.session.commit()
+    built = []
+    real_load = locator_module.load_locator
+
+    def slow_load(datum, version):
+        built.append(version)
+        time.sleep(0.2)
+        return real_load(datum, version)
+
+    monkeypatch.setattr(locator_module, "load_locator", slow_load)
+
+    def lookup(_):
+        with app.app_context():
+            return get_locator()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        locators = list(pool.map(lookup, range(4)))
+    assert built == [1]
+    assert all(found is locators[0] for found in locators)
+
+
+def test_threads_share_one_locator_safely(city):
+    """Lookups from several threads agree with the same lookups made one by one."""
+    locator = get_locator()
+    points = [(X0 + (i % 30) * 0.1 * DX, Y0 + (i // 30) * 0.1 * DY) for i in range(600)]
+
+    def codes(chunk):
+        return [locator.locate(x, y, "gcj02").area.code for x, y in chunk]
+
+    serial = codes(points)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = [code for part in pool.map(codes, [points[i::4] for i in range(4)]) for code in part]
+    assert sorted(parallel) == sorted(serial)
+    assert set(serial) == {grid_code(i) for i in range(1, 5)} | {"411302001001"}

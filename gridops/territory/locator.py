@@ -133,9 +133,9 @@ class Locator:
         unit_geometries = self._prepared(areas.geometries[unit_rows])
         self._unit_tree = shapely.STRtree(unit_geometries)
         bounds = shapely.bounds(unit_geometries)
-        widths = bounds[:, 2] - bounds[:, 0]
+        width = float(np.median(bounds[:, 2] - bounds[:, 0])) if len(bounds) else 0.0
         #: Strips of about eight grid widths order bulk queries (see locate_many).
-        self._strip_width = 8 * float(np.median(widths)) if widths.size and np.median(widths) > 0 else 1.0
+        self._strip_width = 8 * width if width > 0 else 1.0
         self._unit_ids = np.asarray(areas.ids, dtype=np.int64)[unit_rows]
         self._unit_refs = [refs[i] for i in unit_rows.tolist()]
         self._unit_parents = [areas.parent_ids[i] for i in unit_rows.tolist()]
@@ -153,7 +153,11 @@ class Locator:
 
     @staticmethod
     def _prepared(geometries: np.ndarray) -> np.ndarray:
+        """Prepare for fast point tests, and use each once: GEOS builds a prepared polygon's
+        point index lazily, and that first use must not race between request threads."""
         shapely.prepare(geometries)
+        corners = shapely.bounds(geometries)
+        shapely.intersects_xy(geometries, corners[:, 0], corners[:, 1])
         return geometries
 
     @property
