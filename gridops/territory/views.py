@@ -26,8 +26,8 @@ OVERVIEW_LEVELS = 2
 SECOND_LABEL_ZOOM = 13
 #: Line styles per level, outermost first; the unit level always takes the last one.
 LEVEL_STYLES = (
-    {"color": "#111418", "weight": 4},
-    {"color": "#0a3d6b", "weight": 3, "dash": "10 6"},
+    {"color": "#111418", "weight": 5},
+    {"color": "#0b5cad", "weight": 2.5, "dash": "10 6"},
     {"color": "#7b1fa2", "weight": 2},
     {"color": "#1b5e20", "weight": 1, "fill": 0.05},
 )

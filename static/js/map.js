@@ -83,8 +83,8 @@
           format(t.areaTooltip, { level: level.name, name: areaName(p), code: p.code }),
           { sticky: true, direction: "top" }
         );
-        var text = level.is_unit ? shortCode(p.code, p.parent_code) : areaName(p);
-        var label = L.marker(layer.getBounds().getCenter(), {
+        var bounds = layer.getBounds();
+        var label = L.marker(bounds.getCenter(), {
           interactive: false,
           keyboard: false,
           icon: L.divIcon({
@@ -93,9 +93,12 @@
             iconSize: null,
           }),
         });
+        label.area = bounds;
+        label.texts = level.is_unit
+          ? [shortCode(p.code, p.parent_code)]
+          : [areaName(p), shortCode(p.code, p.parent_code)];
         label.on("add", function () {
-          var span = el("span", null, text);
-          label.getElement().replaceChildren(span);
+          label.getElement().replaceChildren(el("span"));
         });
         state.labels.addLayer(label);
       },
@@ -113,6 +116,39 @@
     return chosen;
   }
 
+  var measure = document.createElement("canvas").getContext("2d");
+  // Room a label leaves around its text (padding), and the least height it needs.
+  var LABEL_PADDING = 10;
+  var LABEL_HEIGHT = 20;
+
+  /** Give each label the longest text that fits inside its area at this zoom: name, code, or none. */
+  function fitLabels(state) {
+    state.labels.eachLayer(function (label) {
+      var element = label.getElement();
+      var span = element && element.firstChild;
+      if (!span) {
+        return;
+      }
+      if (!state.font) {
+        state.font = window.getComputedStyle(span).font;
+      }
+      measure.font = state.font;
+      var sw = map.latLngToContainerPoint(label.area.getSouthWest());
+      var ne = map.latLngToContainerPoint(label.area.getNorthEast());
+      var width = Math.abs(ne.x - sw.x) - LABEL_PADDING;
+      var text = "";
+      if (Math.abs(sw.y - ne.y) >= LABEL_HEIGHT) {
+        text = label.texts.find(function (candidate) {
+          return measure.measureText(candidate).width <= width;
+        }) || "";
+      }
+      if (span.textContent !== text) {
+        span.textContent = text;
+      }
+      span.hidden = text === "";
+    });
+  }
+
   function updateLabels() {
     var chosen = labelLevelIndex(map.getZoom());
     levels.forEach(function (state, index) {
@@ -122,7 +158,26 @@
       } else if (!show && map.hasLayer(state.labels)) {
         map.removeLayer(state.labels);
       }
+      if (show) {
+        fitLabels(state);
+      }
     });
+  }
+
+  /** Deeper levels above outer ones (so a tap or hover reaches the smallest area), the answer on top. */
+  function restack() {
+    levels.forEach(function (state) {
+      if (map.hasLayer(state.layer)) {
+        state.layer.bringToFront();
+      }
+    });
+    if (map.hasLayer(highlight)) {
+      highlight.bringToFront();
+      highlightInner.bringToFront();
+    }
+    if (map.hasLayer(pointMarker)) {
+      pointMarker.bringToFront();
+    }
   }
 
   function updateStatus() {
@@ -189,6 +244,7 @@
       if (state.controller === controller) {
         state.controller = null;
         state.loading = false;
+        restack();
         updateStatus();
         updateLabels();
       }
@@ -305,7 +361,7 @@
     }
     highlight.addData(feature).addTo(map);
     highlightInner.addData(feature).addTo(map);
-    pointMarker.bringToFront();
+    restack();
   }
 
   var locateController = null;
