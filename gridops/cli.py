@@ -22,7 +22,7 @@ def main() -> None:
     """gridops: grid-based urban management dispatch."""
 
 
-@main.command("demo")
+@main.command("demo", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to serve on.")
 @click.option(
@@ -39,9 +39,11 @@ def main() -> None:
 def demo_command(host: str, port: int, full_grids: bool, no_serve: bool, database_url: str | None) -> None:
     """Create or upgrade the demo database, load the demo city and users, and serve the app."""
     from flask_migrate import upgrade
+    from werkzeug.serving import run_simple
 
     from gridops.app import create_app
     from gridops.demo import load_demo
+    from gridops.errors import DomainError
 
     instance = Path(PROJECT_ROOT / "instance")
     config = {
@@ -54,15 +56,20 @@ def demo_command(host: str, port: int, full_grids: bool, no_serve: bool, databas
     app = create_app(config)
     with app.app_context():
         upgrade(directory=str(PROJECT_ROOT / "migrations"))
-        logins = load_demo(full_grids=full_grids, echo=click.echo)
+        try:
+            logins = load_demo(full_grids=full_grids, echo=click.echo)
+        except DomainError as exc:
+            details = "".join(f"\n  {field}: {reason}" for field, reason in exc.fields.items())
+            raise click.ClickException(exc.message + details) from exc
     click.echo("")
     click.echo("Demo logins (username / password — role):")
     for login in logins:
-        click.echo(f"  {login.username:<16} {login.password:<14} {login.role_label}")
+        click.echo(f"  {login.username:<16} {login.password:<16} {login.role_label}")
     if no_serve:
         return
     click.echo(f"\nServing gridops on http://{host}:{port}/  (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # Flask's app.run() refuses to serve from inside the `flask` CLI, so serve directly.
+    run_simple(host, port, app, use_reloader=False, threaded=True)
 
 
 def register_cli(app: Flask) -> None:
