@@ -81,7 +81,6 @@ def map_levels(levels: list[AreaLevel], locale: str) -> list[dict]:
         plan.append(
             {
                 "key": level.key,
-                "rank": level.rank,
                 "name": level.display_name(locale),
                 "is_unit": level.is_unit,
                 "min_zoom": min_zoom,
@@ -103,7 +102,6 @@ def map_page():
     levels = list(db.session.scalars(select(AreaLevel).order_by(AreaLevel.rank)))
     map_config = {
         "datum": layer.datum if layer else None,
-        "layerVersion": layer.version if layer else None,
         "locale": locale,
         "levels": map_levels(levels, locale),
         "levelNames": {level.key: level.display_name(locale) for level in levels},

@@ -22,8 +22,6 @@
   var resultNode = document.getElementById("locate-result");
   var locateForm = document.getElementById("locate-form");
 
-  document.documentElement.classList.add("has-map");
-
   var map = L.map(mapNode, {
     zoomControl: false,
     minZoom: 3,
@@ -61,6 +59,7 @@
       fetchedBounds: null,
       fetchedZoom: null,
       truncated: false,
+      shown: 0,
       controller: null,
       loading: false,
       failed: false,
@@ -194,7 +193,7 @@
         messages.push(format(t.zoomInFor, { level: level.name }));
         hinted = true;
       } else if (state.truncated && zoom >= level.min_zoom) {
-        messages.push(format(t.truncated, { level: level.name, count: config.fetchLimit }));
+        messages.push(format(t.truncated, { level: level.name, count: state.shown }));
       }
     });
     statusNode.textContent = messages.join(" ");
@@ -227,9 +226,10 @@
       state.layer.clearLayers();
       state.labels.clearLayers();
       state.layer.addData(collection);
+      state.shown = collection.features.length;
       state.truncated = typeof collection.total === "number"
-        ? collection.total > collection.features.length
-        : collection.features.length >= config.fetchLimit;
+        ? collection.total > state.shown
+        : state.shown >= config.fetchLimit;
       state.fetchedBounds = bounds;
       state.fetchedZoom = map.getZoom();
     } catch (error) {
@@ -257,6 +257,9 @@
     var view = map.getBounds();
     levels.forEach(function (state) {
       if (!state.level.by_view) {
+        if (state.failed) {
+          loadLevel(state, null);
+        }
         return;
       }
       if (zoom < state.level.min_zoom) {
@@ -421,13 +424,17 @@
     locate(event.latlng.lng, event.latlng.lat);
   });
 
+  function coordinate(input) {
+    var raw = input.value.trim();
+    return raw === "" ? NaN : Number(raw);
+  }
+
   if (locateForm) {
     locateForm.addEventListener("submit", function (event) {
       event.preventDefault();
-      var x = Number(String(locateForm.elements.x.value).trim());
-      var y = Number(String(locateForm.elements.y.value).trim());
-      if (!Number.isFinite(x) || !Number.isFinite(y) || locateForm.elements.x.value.trim() === ""
-          || locateForm.elements.y.value.trim() === "") {
+      var x = coordinate(locateForm.elements.x);
+      var y = coordinate(locateForm.elements.y);
+      if (!Number.isFinite(x) || !Number.isFinite(y)) {
         showError(t.invalidPosition, t.coordinateHelp);
         return;
       }
@@ -436,8 +443,8 @@
     });
   }
 
+  // Leaflet ends every pan and zoom with "moveend": one place to fetch and relabel.
   map.on("moveend", refreshDetail);
-  map.on("zoomend", updateLabels);
 
   if (!config.datum) {
     statusNode.textContent = t.noLayer;
@@ -460,7 +467,10 @@
     } else if (bounds) {
       map.fitBounds(bounds, { padding: [16, 16] });
     } else {
-      statusNode.textContent = t.noAreas;
+      // Nothing drawn: say so, unless a failed request already explains why.
+      if (!overview.some(function (state) { return state.failed; })) {
+        statusNode.textContent = t.noAreas;
+      }
       map.setView(FALLBACK_CENTER, 5);
     }
   });
