@@ -236,3 +236,13 @@ def test_map_levels_follow_the_level_data(app):
     assert by_key["unit_grid"]["name"] == "Unit grid"
     assert by_key["district"]["label_zoom"] < by_key["subdistrict"]["label_zoom"]
     assert by_key["community"]["label_zoom"] < by_key["unit_grid"]["label_zoom"]
+
+
+def test_map_page_shows_messages_in_the_side_panel(client, auth, city):
+    auth.login()
+    response = client.post("/language", data={"locale": "fr"}, headers={"Referer": "/map"})
+    assert response.status_code == 302
+    html = _text(client.get("/map"))
+    panel = html[html.index('<aside class="map-panel"'):html.index("</aside>")]
+    assert 'class="flash flash-error" role="alert"' in panel
+    assert html.count('class="flash ') == 1
