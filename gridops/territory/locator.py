@@ -194,8 +194,8 @@ class Locator:
         """
         lx, ly = convert_many(xs, ys, datum, self.datum)
         lx, ly = lx.ravel(), ly.ravel()
-        # Querying in spatial order (strips, then north-south) keeps the tree's nodes in
-        # cache: about twice the throughput of random order on the 200,000-grid layer.
+        # Querying in spatial order (west-east strips, then latitude) keeps the tree's nodes in
+        # cache: 1.4× (demo layer) to 2× (square grid) the points per second of random order.
         order = np.lexsort((ly, np.floor(lx / self._strip_width)))
         points = shapely.points(np.column_stack((lx[order], ly[order])))
         inputs, hits = self._unit_tree.query(points, predicate="intersects")
