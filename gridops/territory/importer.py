@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 from flask import current_app
 from pyproj import CRS, Transformer
-from sqlalchemy import Column, Connection, MetaData, Table, func, select, text, update
+from sqlalchemy import Connection, func, select, text
 
 from gridops.auth.models import User
 from gridops.db import utcnow
@@ -783,44 +783,55 @@ def _allocate_ids(count: int) -> list[int]:
 
 def _insert_areas(rows: list[dict]) -> None:
     """Bulk insert new areas at driver speed (one level at a time, parents first)."""
-    _load_rows(db.session.connection(), Area.__table__, rows)
+    connection = db.session.connection()
+    columns = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, Area.__tablename__, columns, rows)
+        return
+    placeholders = ", ".join("?" * len(columns))
+    connection.exec_driver_sql(
+        f"INSERT INTO area ({', '.join(columns)}) VALUES ({placeholders})",
+        _driver_values(connection, columns, rows),
+    )
 
 
 def _update_areas(rows: list[dict]) -> None:
-    """Bulk update areas by id: load the rows into a scratch table, then one UPDATE … FROM."""
+    """Bulk update areas by id at driver speed (COPY into a scratch table on PostgreSQL)."""
     if not rows:
         return
     connection = db.session.connection()
-    area = Area.__table__
-    columns = list(rows[0])
-    scratch = Table(
-        "area_import", MetaData(), *(Column(name, area.c[name].type) for name in columns),
-        prefixes=["TEMPORARY"],
-    )
-    scratch.create(connection)
-    _load_rows(connection, scratch, rows)
-    connection.execute(
-        update(area)
-        .values({name: scratch.c[name] for name in columns if name != "id"})
-        .where(area.c.id == scratch.c.id)
-    )
-    scratch.drop(connection)
-
-
-def _load_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
-    """Insert many rows without per-row ORM work: COPY on PostgreSQL, executemany on SQLite.
-
-    At 200,000 unit grids the ORM's bulk paths spend most of the import's time building
-    parameters; the drivers' own bulk interfaces take a fraction of it.
-    """
-    columns = list(rows[0])
-    names = ", ".join(columns)
+    columns = [name for name in rows[0] if name != "id"]
     if connection.dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[name] for name in columns])
+        names = ", ".join(["id", *columns])
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE area_import ON COMMIT DROP AS SELECT {names} FROM area WITH NO DATA"
+        )
+        _copy_rows(connection, "area_import", ["id", *columns], rows)
+        assignments = ", ".join(f"{name} = area_import.{name}" for name in columns)
+        connection.exec_driver_sql(f"UPDATE area SET {assignments} FROM area_import WHERE area.id = area_import.id")
+        connection.exec_driver_sql("DROP TABLE area_import")
         return
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    connection.exec_driver_sql(
+        f"UPDATE area SET {assignments} WHERE id = ?", _driver_values(connection, [*columns, "id"], rows)
+    )
+
+
+def _copy_rows(connection: Connection, table: str, columns: list[str], rows: list[dict]) -> None:
+    """Stream rows into a PostgreSQL table with COPY, inside the session's transaction."""
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in columns])
+
+
+def _driver_values(connection: Connection, columns: list[str], rows: list[dict]) -> list[tuple]:
+    """Rows as driver parameters, converted by each column's type as SQLAlchemy would.
+
+    At 200,000 unit grids the ORM's bulk paths spend most of the import building
+    parameters; the driver's executemany with pre-converted values takes a fraction.
+    """
+    table = Area.__table__
     processors = [
         (position, processor)
         for position, name in enumerate(columns)
@@ -832,5 +843,4 @@ def _load_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
         for position, processor in processors:
             value[position] = processor(value[position])
         values.append(tuple(value))
-    placeholders = ", ".join("?" * len(columns))
-    connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", values)
+    return values
