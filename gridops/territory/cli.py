@@ -46,10 +46,6 @@ def _summary(result: ImportResult) -> str:
     )
 
 
-def _read(file) -> dict:
-    return read_collection(file.read())
-
-
 @grids_cli.command("import")
 @click.argument("file", type=click.File("rb"))
 @click.option("--datum", type=click.Choice(DATUMS), help="Datum of the file (default: its \"datum\" member).")
@@ -58,7 +54,8 @@ def import_command(file, datum: str | None, dry_run: bool) -> None:
     """Import FILE (GeoJSON) as the whole territory layer: all or nothing."""
     started = time.perf_counter()
     try:
-        result = import_layer(_read(file), datum=datum, source_name=os.path.basename(file.name))
+        collection = read_collection(file.read())
+        result = import_layer(collection, datum=datum, source_name=os.path.basename(file.name))
     except ImportRejected as exc:
         db.session.rollback()
         _echo_problems(exc.problems)
@@ -78,7 +75,7 @@ def import_command(file, datum: str | None, dry_run: bool) -> None:
 def validate_command(file, datum: str | None) -> None:
     """Check FILE and list every problem; write nothing."""
     try:
-        problems = validate_layer(_read(file), datum=datum)
+        problems = validate_layer(read_collection(file.read()), datum=datum)
     except ImportRejected as exc:
         problems = exc.problems
     db.session.rollback()
@@ -91,7 +88,10 @@ def validate_command(file, datum: str | None) -> None:
 
 
 @grids_cli.command("export")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write (default: stdout).")
+@click.option(
+    "-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+    help="File to write (default: stdout).",
+)
 @click.option("--include-retired", is_flag=True, help="Also write retired areas (marked \"active\": false).")
 def export_command(output, include_retired: bool) -> None:
     """Write the territory layer as GeoJSON."""
@@ -99,5 +99,4 @@ def export_command(output, include_retired: bool) -> None:
         collection = export_layer(include_retired=include_retired)
     except NotFound as exc:
         raise click.ClickException(exc.message) from exc
-    json.dump(collection, output, ensure_ascii=False)
-    output.write("\n")
+    output.write(json.dumps(collection, ensure_ascii=False) + "\n")

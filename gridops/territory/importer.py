@@ -320,7 +320,9 @@ def _read_properties(features: list, plan: _Plan) -> list[dict | None]:
         code = _text_property(props, "code", found, required=True, limit=CODE_LENGTH, code=True)
         name = _text_property(props, "name", found, required=True, limit=NAME_LENGTH)
         name_en = _text_property(props, "name_en", found, required=False, limit=NAME_LENGTH)
-        parent_code = _text_property(props, "parent_code", found, required=False, limit=CODE_LENGTH, code=True)
+        parent_code = _text_property(
+            props, "parent_code", found, required=False, limit=CODE_LENGTH, code=True
+        )
         level_key = props.get("level")
         level = level_by_key.get(level_key) if isinstance(level_key, str) else None
         if level is None:
@@ -371,7 +373,8 @@ def _check_duplicates(plan: _Plan) -> None:
         if code is None or counts[code] == 1:
             continue
         if code in first:
-            plan.problems.append(Problem(index, code, f"duplicate code (first used by feature {first[code]})"))
+            reason = f"duplicate code (first used by feature {first[code]})"
+            plan.problems.append(Problem(index, code, reason))
         else:
             first[code] = index
 
@@ -528,7 +531,8 @@ def _check_parents(plan: _Plan, parents_usable: bool, layer_datum: str | None) -
                 )
             )
         if not extends_parent_code(code, parent_code):
-            plan.problems.append(Problem(index, code, f"code does not extend its parent's code {parent_code}"))
+            reason = f"code does not extend its parent's code {parent_code}"
+            plan.problems.append(Problem(index, code, reason))
     return _Parents(in_file=in_file, stored=stored)
 
 
@@ -808,7 +812,9 @@ def _update_areas(rows: list[dict]) -> None:
         )
         _copy_rows(connection, "area_import", ["id", *columns], rows)
         assignments = ", ".join(f"{name} = area_import.{name}" for name in columns)
-        connection.exec_driver_sql(f"UPDATE area SET {assignments} FROM area_import WHERE area.id = area_import.id")
+        connection.exec_driver_sql(
+            f"UPDATE area SET {assignments} FROM area_import WHERE area.id = area_import.id"
+        )
         connection.exec_driver_sql("DROP TABLE area_import")
         return
     assignments = ", ".join(f"{name} = ?" for name in columns)
