@@ -1,8 +1,10 @@
 """Import the territory layer from GeoJSON: validate every feature, then upsert all or nothing.
 
 A file is the whole layer: areas are matched by code, updated or inserted, and areas the file
-no longer contains are retired (cases point at them, so they are never deleted). Validation
-reports every problem at once; any error rejects the file before anything is written.
+no longer contains are retired (cases point at them, so they are never deleted); stored
+ancestors that the file's areas hang from are kept. ``Area.layer_version`` is the layer
+version that last created, changed or retired the area. Validation reports every problem at
+once; any error rejects the file before anything is written.
 Geometry work is vectorised (Shapely 2 arrays, one STRtree) so that a district of 200,000
 unit grids imports in well under a minute.
 """
@@ -584,7 +586,7 @@ def _check_geometry(plan: _Plan, parents: _Parents, rules: ImportRules) -> None:
         parent_geometries[from_store] = stored_projected[
             np.searchsorted(stored_positions, parents.stored[from_store])
         ]
-    #: One key per distinct parent: a feature index, or -2 - the stored area's position.
+    # One key per distinct parent: a feature index, or -2 - the stored area's position.
     parent_keys = np.where(parents.in_file >= 0, parents.in_file, -2 - parents.stored)
     _check_containment(plan, projected, parent_geometries, parent_keys, rules)
     unit_ranks = [rank for rank, level in plan.levels.items() if level.is_unit]
