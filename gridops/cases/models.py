@@ -1,0 +1,198 @@
+"""Cases, their immutable event log, photos, pending requests and suspension intervals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gridops.cases.states import State
+from gridops.db import utcnow
+from gridops.extensions import db
+
+SOURCES = ("patrol", "hotline", "public", "leader", "media", "video")
+URGENCIES = ("normal", "urgent")
+PHOTO_KINDS = ("near", "far", "after", "other")
+REQUEST_KINDS = ("return", "extension", "suspension")
+REQUEST_STATUSES = ("pending", "approved", "rejected")
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Case(db.Model):
+    """A problem in public space on its way from report to closure (案卷)."""
+
+    __tablename__ = "case_file"
+    __table_args__ = (
+        CheckConstraint(_in("state", [s.value for s in State]), name="state"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        CheckConstraint(_in("urgency", URGENCIES), name="urgency"),
+        CheckConstraint("datum IN ('wgs84', 'gcj02', 'bd09')", name="datum"),
+        Index("ix_case_state_handle_due", "state", "handle_due_at"),
+        Index("ix_case_area_path_state", "area_path", "state"),
+        Index("ix_case_holder_state", "holder_department_id", "state"),
+        Index("ix_case_class_reported", "small_class_id", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Human case number, YYYYMMDD + daily sequence: unique and sortable by date.
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    #: Client-supplied key: the same report sent twice creates one case.
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    case_type: Mapped[str] = mapped_column(String(16))
+    small_class_id: Mapped[int] = mapped_column(ForeignKey("small_class.id"))
+    standard_id: Mapped[Optional[int]] = mapped_column(ForeignKey("filing_standard.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    urgency: Mapped[str] = mapped_column(String(8), default="normal")
+
+    # Position as reported, and as located in the grid layer at filing.
+    x: Mapped[Optional[float]] = mapped_column(Float)
+    y: Mapped[Optional[float]] = mapped_column(Float)
+    datum: Mapped[str] = mapped_column(String(8), default="wgs84")
+    accuracy_m: Mapped[Optional[float]] = mapped_column(Float)
+    layer_x: Mapped[Optional[float]] = mapped_column(Float)
+    layer_y: Mapped[Optional[float]] = mapped_column(Float)
+    layer_version: Mapped[Optional[int]]
+    unit_grid_id: Mapped[Optional[int]] = mapped_column(ForeignKey("area.id"), index=True)
+    #: Smallest located area (the unit grid, or an enclosing area in a coverage gap).
+    area_id: Mapped[Optional[int]] = mapped_column(ForeignKey("area.id"))
+    area_path: Mapped[str] = mapped_column(String(255), default="/")
+    located_in_gap: Mapped[bool] = mapped_column(default=False)
+
+    reporter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    holder_department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    suggested_department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
+    supervised: Mapped[bool] = mapped_column(default=False)
+    self_handled: Mapped[bool] = mapped_column(default=False)
+    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_file.id"))
+
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_at: Mapped[Optional[datetime]]
+    dispatched_at: Mapped[Optional[datetime]]
+    signed_at: Mapped[Optional[datetime]]
+    handled_at: Mapped[Optional[datetime]]
+    closed_at: Mapped[Optional[datetime]]
+    # Stage due times (computed by worktime; extensions move handle_due_at).
+    register_due_at: Mapped[Optional[datetime]]
+    dispatch_due_at: Mapped[Optional[datetime]]
+    sign_due_at: Mapped[Optional[datetime]]
+    handle_due_at: Mapped[Optional[datetime]]
+    check_due_at: Mapped[Optional[datetime]]
+    closed_on_time: Mapped[Optional[bool]]
+
+    dispatch_count: Mapped[int] = mapped_column(default=0)
+    return_count: Mapped[int] = mapped_column(default=0)
+    rework_count: Mapped[int] = mapped_column(default=0)
+    extension_count: Mapped[int] = mapped_column(default=0)
+    repeat_count: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    small_class = relationship("SmallClass")
+    standard = relationship("FilingStandard")
+    unit_grid = relationship("Area", foreign_keys=[unit_grid_id])
+    area = relationship("Area", foreign_keys=[area_id])
+    reporter = relationship("User", foreign_keys=[reporter_id])
+    holder_department = relationship("Department", foreign_keys=[holder_department_id])
+    suggested_department = relationship("Department", foreign_keys=[suggested_department_id])
+    events: Mapped[list["CaseEvent"]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", viewonly=True
+    )
+
+    @property
+    def state_enum(self) -> State:
+        return State(self.state)
+
+
+class CaseEvent(db.Model):
+    """One step in a case's life: who, in which role, when, what, from → to, why. Never edited."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    actor_role: Mapped[Optional[str]] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[Optional[str]] = mapped_column(String(16))
+    to_state: Mapped[Optional[str]] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[Optional[dict]] = mapped_column(JSON)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor = relationship("User")
+    photos: Mapped[list["CasePhoto"]] = relationship(back_populates="event", order_by="CasePhoto.id")
+
+
+class CasePhoto(db.Model):
+    """A photo attached at a step: stored re-encoded under the media folder, with a thumbnail."""
+
+    __tablename__ = "case_photo"
+    __table_args__ = (CheckConstraint(_in("kind", PHOTO_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8), default="other")
+    path: Mapped[str] = mapped_column(String(255))
+    thumb_path: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+
+    event: Mapped[Optional[CaseEvent]] = relationship(back_populates="photos")
+
+
+class CaseRequest(db.Model):
+    """A unit's request for return, extension or suspension, settled by a shift leader."""
+
+    __tablename__ = "case_request"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REQUEST_KINDS), name="kind"),
+        CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(Text)
+    requested_due_at: Mapped[Optional[datetime]]
+    requested_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    decided_at: Mapped[Optional[datetime]]
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class CasePause(db.Model):
+    """An interval during which the case's handling clock stood still (挂账)."""
+
+    __tablename__ = "case_pause"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[Optional[datetime]]
+
+
+class CaseNumberCounter(db.Model):
+    """Last case number handed out per local day, incremented atomically."""
+
+    __tablename__ = "case_number_counter"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
