@@ -5,12 +5,14 @@ from gridops.cases.models import Case, CaseEvent, CaseNumberCounter, CasePause, 
 from gridops.catalogue.models import BigClass, CatalogueChange, FilingStandard, RoutingRule, SmallClass
 from gridops.org.models import Department
 from gridops.territory.models import Area, AreaLevel, GridLayer, ResponsibilityGrid
+from gridops.worktime.models import CalendarDay, CitySetting
 
 __all__ = [
     "ApiToken",
     "Area",
     "AreaLevel",
     "BigClass",
+    "CalendarDay",
     "Case",
     "CaseEvent",
     "CaseNumberCounter",
@@ -18,6 +20,7 @@ __all__ = [
     "CasePhoto",
     "CaseRequest",
     "CatalogueChange",
+    "CitySetting",
     "Department",
     "FilingStandard",
     "GridLayer",
