@@ -10,7 +10,6 @@ from chinese_calendar import Holiday
 from gridops.errors import ValidationFailed
 from gridops.worktime import (
     OFFICIAL_YEARS,
-    CalendarYearUnknown,
     CityClock,
     ClockType,
     Colour,
@@ -93,12 +92,13 @@ def test_override_wins_over_the_official_calendar():
     assert (info.source, info.note) == ("override", "city founding day")
 
 
-def test_a_year_nobody_knows_raises_a_typed_error():
-    with pytest.raises(CalendarYearUnknown) as caught:
-        WorkCalendar().is_working_day(date(2027, 3, 1))
-    assert caught.value.year == 2027
-    assert caught.value.status == 409
-    assert "2027" in caught.value.message and "2026" in caught.value.message
+def test_a_year_nobody_knows_runs_monday_to_friday_provisionally():
+    calendar = WorkCalendar()
+    assert calendar.is_provisional(2027) and not calendar.is_provisional(2026)
+    assert calendar.is_working_day(date(2027, 3, 1))  # Monday
+    assert not calendar.is_working_day(date(2027, 3, 6))  # Saturday
+    info = calendar.day_info(date(2027, 3, 1))
+    assert (info.working, info.source, info.holiday) == (True, "provisional", None)
 
 
 def test_an_entered_year_uses_overrides_and_monday_to_friday():
@@ -115,15 +115,21 @@ def test_an_entered_year_uses_overrides_and_monday_to_friday():
     assert not calendar.is_working_day(date(2027, 1, 10))  # Sunday
     assert calendar.day_info(date(2027, 1, 4)).source == "entered"
     assert calendar.day_info(date(2027, 1, 9)).note == "调休"
-    assert 2027 in calendar.known_years
+    assert 2027 in calendar.known_years and not calendar.is_provisional(2027)
 
 
-def test_overrides_are_refused_twice_or_outside_known_years():
+def test_overrides_in_a_provisional_year_win_and_other_days_stay_provisional():
+    calendar = WorkCalendar([DayOverride(date(2027, 1, 1), False, "元旦")])
+    assert calendar.day_info(date(2027, 1, 1)).source == "override"
+    assert not calendar.is_working_day(date(2027, 1, 1))
+    assert calendar.day_info(date(2027, 1, 4)).source == "provisional"
+    assert calendar.is_provisional(2027)
+
+
+def test_overrides_are_refused_twice_or_when_not_a_date():
     with pytest.raises(ValidationFailed) as caught:
         WorkCalendar([DayOverride(date(2025, 1, 2), False), DayOverride(date(2025, 1, 2), True)])
     assert "overrides" in caught.value.fields
-    with pytest.raises(ValidationFailed):
-        WorkCalendar([DayOverride(date(2027, 1, 1), False)])
     with pytest.raises(ValidationFailed):
         WorkCalendar([DayOverride(datetime(2025, 1, 2, 9), False)])
 
@@ -414,18 +420,20 @@ def test_a_daylight_saving_gap_keeps_intervals_ordered():
     assert clock.elapsed(start, clock.due_at(start, 3, WH), WH) == timedelta(hours=3)
 
 
-def test_unknown_year_reaches_the_caller_for_working_clocks_only(clock):
-    with pytest.raises(CalendarYearUnknown):
-        clock.due_at(at(2026, 12, 20, 10), 20, WD)
-    with pytest.raises(CalendarYearUnknown):
-        clock.elapsed(at(2026, 12, 30), at(2027, 1, 5), WH)
+def test_clocks_run_into_a_provisional_year_and_say_so(clock):
+    # Sunday 2026-12-20 10:00 + 20 working days: Dec 21–31 give 9, then Mon–Fri of 2027.
+    assert clock.due_at(at(2026, 12, 20, 10), 20, WD) == at(2027, 1, 15, 18)
+    assert clock.elapsed(at(2026, 12, 30), at(2027, 1, 5), WH) == timedelta(hours=8 * 4)
     assert clock.due_at(at(2026, 12, 31, 10), 1, ND) == at(2027, 1, 2)
+    assert clock.provisional_years(date(2026, 11, 21)) == (2027,)
+    assert clock.provisional_years(date(2026, 11, 21), years_ahead=0) == ()
 
 
 def test_an_entered_year_lets_clocks_run_into_it():
     calendar = WorkCalendar([DayOverride(date(2027, 1, 1), False, "元旦")], extra_years=[2027])
     clock = CityClock(calendar)
     assert clock.due_at(at(2026, 12, 31, 17), 2, WH) == at(2027, 1, 4, 9)
+    assert clock.provisional_years(date(2026, 11, 21), years_ahead=2) == (2028,)
 
 
 @pytest.mark.parametrize(

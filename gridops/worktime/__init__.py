@@ -6,10 +6,11 @@ Public API
     Working days per the State Council calendar, adjusted working weekends (调休) included,
     seeded from the ``chinesecalendar`` library for ``OFFICIAL_YEARS`` (2004–2026 in release
     1.11). ``DayOverride(day, working, note)`` entries win over it. A year the library does not
-    know yet is usable once an administrator lists it in ``extra_years`` and enters its
+    know yet is *entered* once an administrator lists it in ``extra_years`` after entering its
     holidays and adjusted working days as overrides (other days: Monday–Friday). Any other
-    year raises ``CalendarYearUnknown`` (a ``DomainError``, HTTP 409, ``.year``): there is no
-    silent Monday–Friday fallback. ``is_working_day(day)``, ``day_info(day) -> DayInfo``.
+    year follows Monday–Friday *provisionally* (``DayInfo.source == "provisional"``,
+    ``is_provisional(year)``) so that deadlines never block; warnings ask for its holidays.
+    ``is_working_day(day)``, ``day_info(day) -> DayInfo``.
 
 ``WorkSchedule(hours=DEFAULT_HOURS, seasons=())``
     Office hours of a working day (default 08:00–12:00, 14:00–18:00); a ``Season(name,
@@ -46,6 +47,8 @@ Public API
       ``threshold_at(red)``. ``Thresholds(yellow=0.8, red=1.0)``, per clock type in the
       constructor's ``thresholds`` mapping, or per call.
     - ``working_intervals(day)``: a local date's office hours in UTC (empty if not working).
+    - ``provisional_years(today=None, *, years_ahead=1)``: the years from today's to
+      ``years_ahead`` later that still run on the provisional Monday–Friday rule.
 
 Each call is O(log days + years spanned): per-year tables of cumulative working time are
 built once per ``CityClock`` (keep one per city configuration and reuse it).
@@ -53,7 +56,6 @@ built once per ``CityClock`` (keep one per city configuration and reuse it).
 
 from gridops.worktime.calendars import (
     OFFICIAL_YEARS,
-    CalendarYearUnknown,
     DayInfo,
     DayOverride,
     WorkCalendar,
@@ -65,7 +67,6 @@ __all__ = [
     "DEFAULT_HOURS",
     "DEFAULT_TIMEZONE",
     "OFFICIAL_YEARS",
-    "CalendarYearUnknown",
     "CityClock",
     "ClockType",
     "Colour",

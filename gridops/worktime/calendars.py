@@ -10,26 +10,10 @@ import chinese_calendar
 from chinese_calendar import Holiday
 from chinese_calendar import constants as _official
 
-from gridops.errors import DomainError, ValidationFailed
+from gridops.errors import ValidationFailed
 
 #: Years the installed ``chinesecalendar`` release knows, both ends included.
 OFFICIAL_YEARS = range(min(_official.holidays).year, max(_official.holidays).year + 1)
-
-
-class CalendarYearUnknown(DomainError):
-    """A date in a year for which no holiday calendar exists yet: an administrator must enter it."""
-
-    status = 409
-    code = "calendar_year_unknown"
-
-    def __init__(self, year: int, known: Iterable[int]):
-        known = sorted(known)
-        span = f"{known[0]}–{known[-1]}" if known else "none"
-        super().__init__(
-            f"No working-day calendar for {year} (known years: {span}); "
-            f"an administrator must enter {year}'s holidays and adjusted working days."
-        )
-        self.year = year
 
 
 @dataclass(frozen=True)
@@ -45,8 +29,9 @@ class DayOverride:
 class DayInfo:
     """What the calendar says about a date and why.
 
-    ``source`` is ``official`` (the State Council calendar), ``override`` or ``entered`` (the
-    Monday–Friday rule of an entered year); ``holiday`` is the festival the date belongs to or,
+    ``source`` is ``official`` (the State Council calendar), ``override``, ``entered`` (the
+    Monday–Friday rule of a year an administrator has entered) or ``provisional`` (Monday–Friday
+    in a year nobody has entered yet, until its holidays are); ``holiday`` is the festival the date belongs to or,
     on an adjusted working day, the festival it makes up for (``holiday.chinese`` names it).
     """
 
@@ -58,11 +43,12 @@ class DayInfo:
 
 
 class WorkCalendar:
-    """Working days: the official calendar for ``OFFICIAL_YEARS`` and ``extra_years``, overrides first.
+    """Working days: overrides first, then the official calendar, then Monday–Friday.
 
-    ``extra_years`` are years the library does not know yet that an administrator has entered:
+    ``extra_years`` are years the library does not know that an administrator has entered:
     their holidays and adjusted working Saturdays/Sundays come as overrides, every other day
-    follows Monday–Friday. A date in any other year raises ``CalendarYearUnknown``.
+    follows Monday–Friday. Any other year outside ``OFFICIAL_YEARS`` also follows Monday–Friday,
+    but provisionally (``is_provisional``), so clocks never stop while warnings ask for it.
     """
 
     def __init__(self, overrides: Iterable[DayOverride] = (), *, extra_years: Iterable[int] = ()):
@@ -74,11 +60,11 @@ class WorkCalendar:
                 raise ValidationFailed.field("overrides", f"{override.day!r} is not a date")
             if override.day in self.overrides:
                 raise ValidationFailed.field("overrides", f"{override.day} is given twice")
-            if override.day.year not in self.known_years:
-                raise ValidationFailed.field(
-                    "overrides", f"{override.day} lies in {override.day.year}, which is not an entered year"
-                )
             self.overrides[override.day] = override
+
+    def is_provisional(self, year: int) -> bool:
+        """Whether ``year`` is neither in the official calendar nor entered by an administrator."""
+        return year not in self.known_years
 
     def is_working_day(self, day: date) -> bool:
         """Whether ``day`` is a working day."""
@@ -87,9 +73,7 @@ class WorkCalendar:
             return override.working
         if day.year in OFFICIAL_YEARS:
             return chinese_calendar.is_workday(day)
-        if day.year in self.extra_years:
-            return day.weekday() < 5
-        raise CalendarYearUnknown(day.year, self.known_years)
+        return day.weekday() < 5
 
     def day_info(self, day: date) -> DayInfo:
         """The ruling on ``day`` with its source, festival and override note."""
@@ -97,7 +81,9 @@ class WorkCalendar:
         override = self.overrides.get(day)
         if override is not None:
             return DayInfo(day, working, "override", note=override.note)
-        if day.year not in OFFICIAL_YEARS:
+        if day.year in self.extra_years and day.year not in OFFICIAL_YEARS:
             return DayInfo(day, working, "entered")
+        if day.year not in OFFICIAL_YEARS:
+            return DayInfo(day, working, "provisional")
         name = (_official.workdays if working else _official.holidays).get(day)
         return DayInfo(day, working, "official", Holiday(name) if name else None)

@@ -106,7 +106,7 @@ class _WorkingAxis:
         self._years: dict[int, _Year] = {}
 
     def year(self, year: int) -> _Year:
-        """The year's table, built once (raises ``CalendarYearUnknown`` for unknown years)."""
+        """The year's table, built once."""
         table = self._years.get(year)
         if table is None:
             table = self._years[year] = self._build(year)
@@ -245,6 +245,14 @@ class CityClock:
         self.thresholds.update({_clock_type(c): t for c, t in (thresholds or {}).items()})
         self._working = _WorkingAxis(self.calendar, self.schedule, self.zone)
         self._wall = _WallAxis()
+
+    def provisional_years(self, today: date | None = None, *, years_ahead: int = 1) -> tuple[int, ...]:
+        """Years from ``today``'s (local, default now) to ``years_ahead`` later whose working days
+        are only provisional Monday–Friday: their holidays still need entering."""
+        if today is None:
+            today = datetime.now(self.zone).date()
+        years = range(today.year, today.year + years_ahead + 1)
+        return tuple(year for year in years if self.calendar.is_provisional(year))
 
     def working_intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working intervals (UTC) of a local date; empty on a non-working day."""
