@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from gridops.errors import ValidationFailed
@@ -92,6 +92,14 @@ def map_levels(levels: list[AreaLevel], locale: str) -> list[dict]:
     return plan
 
 
+def home_bounds(user) -> list[float] | None:
+    """The bounding box of the user's own area, where the map opens (None: the whole city)."""
+    area = user.area
+    if area is None or area.min_x is None or area.parent_id is None:
+        return None
+    return [area.min_x, area.min_y, area.max_x, area.max_y]
+
+
 @bp.route("/map")
 @login_required
 def map_page():
@@ -109,6 +117,7 @@ def map_page():
         "maxZoom": MAX_ZOOM,
         "locateZoom": LOCATE_ZOOM,
         "position": [location.x, location.y] if location else None,
+        "home": home_bounds(current_user),
         "tileUrl": current_app.config["GRIDOPS_TILE_URL"],
         "tileAttribution": current_app.config["GRIDOPS_TILE_ATTRIBUTION"],
         "api": {

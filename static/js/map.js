@@ -464,6 +464,9 @@
     if (config.position) {
       map.setView([config.position[1], config.position[0]], config.locateZoom);
       locate(config.position[0], config.position[1]);
+    } else if (config.home) {
+      // A user scoped to an area starts on it; the whole city stays one zoom-out away.
+      map.fitBounds([[config.home[1], config.home[0]], [config.home[3], config.home[2]]], { padding: [16, 16] });
     } else if (bounds) {
       map.fitBounds(bounds, { padding: [16, 16] });
     } else {
