@@ -1,0 +1,273 @@
+"""The city's working calendar as stored: day overrides, entered years, office hours, thresholds.
+
+Administrators change them through the services here (each change is kept in the catalogue
+history); ``get_city_clock()`` turns them into a ``CityClock``, cached per process and
+rebuilt when the settings version (a token rewritten by every change) moves on.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from gridops.auth.models import User
+from gridops.auth.permissions import is_admin
+from gridops.catalogue.models import CatalogueChange
+from gridops.db import utcnow
+from gridops.errors import NotAllowed, ValidationFailed
+from gridops.extensions import db
+from gridops.worktime.calendars import OFFICIAL_YEARS, DayOverride, WorkCalendar
+from gridops.worktime.clocks import CityClock, ClockType, Thresholds
+from gridops.worktime.models import CalendarDay, CitySetting
+from gridops.worktime.schedules import WorkSchedule
+
+SCHEDULE_KEY = "worktime.schedule"
+THRESHOLDS_KEY = "worktime.thresholds"
+ENTERED_YEARS_KEY = "worktime.entered_years"
+VERSION_KEY = "worktime.version"
+NOTE_MAX = 128
+_EXTENSION_KEY = "gridops.city_clock"
+
+
+def _check_admin(actor: User | None) -> None:
+    """``actor`` None is the command line; anyone else must be an administrator."""
+    if actor is not None and not is_admin(actor):
+        raise NotAllowed("only administrators may change the working calendar")
+
+
+def _record(entity: str, entity_id: int, action: str, actor: User | None, before, after) -> None:
+    db.session.add(
+        CatalogueChange(
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            changed_by_id=actor.id if actor is not None else None,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def _setting(key: str) -> CitySetting | None:
+    return db.session.get(CitySetting, key)
+
+
+def _put_setting(key: str, value: Any, actor: User | None) -> None:
+    row = _setting(key)
+    if row is None:
+        row = CitySetting(key=key)
+        db.session.add(row)
+    row.value = value
+    row.changed_by_id = actor.id if actor is not None else None
+    row.changed_at = utcnow()
+
+
+def _bump_version(actor: User | None) -> None:
+    """Give the settings a fresh version token, so every process rebuilds its clock."""
+    _put_setting(VERSION_KEY, secrets.token_hex(8), actor)
+
+
+def _day_entity_id(day: date) -> int:
+    return int(day.strftime("%Y%m%d"))
+
+
+def _day_dict(row: CalendarDay) -> dict:
+    return {"day": row.day.isoformat(), "working": row.working, "note": row.note}
+
+
+def _as_date(value, field: str = "day") -> date:
+    if isinstance(value, datetime):
+        raise ValidationFailed.field(field, "must be a date, not a date and time")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValidationFailed.field(field, "must be a date as YYYY-MM-DD")
+
+
+def set_calendar_day(actor: User | None, day, working, note: str = "") -> CalendarDay:
+    """Rule that ``day`` is a working day or not (a holiday, an adjusted working weekend day)."""
+    _check_admin(actor)
+    day = _as_date(day)
+    fields = {}
+    if not isinstance(working, bool):
+        fields["working"] = "must be true or false"
+    if not isinstance(note, str) or len(note.strip()) > NOTE_MAX:
+        fields["note"] = f"must be text of at most {NOTE_MAX} characters"
+    if fields:
+        raise ValidationFailed("; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+    row = db.session.get(CalendarDay, day)
+    before = _day_dict(row) if row is not None else None
+    if row is None:
+        row = CalendarDay(day=day)
+        db.session.add(row)
+    row.working = working
+    row.note = note.strip()
+    row.changed_by_id = actor.id if actor is not None else None
+    row.changed_at = utcnow()
+    _record("calendar_day", _day_entity_id(day), "update" if before else "create", actor, before, _day_dict(row))
+    _bump_version(actor)
+    db.session.flush()
+    return row
+
+
+def clear_calendar_day(actor: User | None, day) -> None:
+    """Remove the override of ``day``, so the official (or Monday–Friday) rule applies again."""
+    _check_admin(actor)
+    day = _as_date(day)
+    row = db.session.get(CalendarDay, day)
+    if row is None:
+        raise ValidationFailed.field("day", f"{day} has no override")
+    _record("calendar_day", _day_entity_id(day), "delete", actor, _day_dict(row), None)
+    db.session.delete(row)
+    _bump_version(actor)
+    db.session.flush()
+
+
+def entered_years() -> list[int]:
+    """Years past the official calendar whose holidays an administrator has entered."""
+    row = _setting(ENTERED_YEARS_KEY)
+    return sorted(row.value) if row is not None else []
+
+
+def enter_calendar_year(actor: User | None, year) -> list[int]:
+    """Declare ``year``'s holidays and adjusted working days entered: it stops being provisional."""
+    _check_admin(actor)
+    if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
+        raise ValidationFailed.field("year", "must be a year between 1900 and 2200")
+    if year in OFFICIAL_YEARS:
+        raise ValidationFailed.field("year", f"{year} is in the official calendar already")
+    before = entered_years()
+    if year in before:
+        raise ValidationFailed.field("year", f"{year} is entered already")
+    after = sorted([*before, year])
+    _put_setting(ENTERED_YEARS_KEY, after, actor)
+    _record("calendar_year", year, "create", actor, {"entered_years": before}, {"entered_years": after})
+    _bump_version(actor)
+    db.session.flush()
+    return after
+
+
+def work_schedule() -> WorkSchedule:
+    """The stored office hours, or the default 08:00–12:00, 14:00–18:00."""
+    row = _setting(SCHEDULE_KEY)
+    return WorkSchedule.from_dict(row.value) if row is not None else WorkSchedule()
+
+
+def set_work_schedule(actor: User | None, data: Mapping) -> WorkSchedule:
+    """Replace the office hours (``WorkSchedule.to_dict()`` form, seasons included)."""
+    _check_admin(actor)
+    if not isinstance(data, Mapping):
+        raise ValidationFailed.field("schedule", "must be an object with hours and seasons")
+    schedule = WorkSchedule.from_dict(data)
+    before = work_schedule().to_dict()
+    _put_setting(SCHEDULE_KEY, schedule.to_dict(), actor)
+    _record("schedule", 0, "update", actor, before, schedule.to_dict())
+    _bump_version(actor)
+    db.session.flush()
+    return schedule
+
+
+def _parse_thresholds(data: Mapping) -> dict[ClockType, Thresholds]:
+    clocks = {clock.value: clock for clock in ClockType}
+    parsed, fields = {}, {}
+    for name, value in data.items():
+        field = f"thresholds.{name}"
+        if name not in clocks:
+            fields[field] = f"unknown clock type; use one of {', '.join(clocks)}"
+            continue
+        if not isinstance(value, Mapping) or set(value) - {"yellow", "red"}:
+            fields[field] = "must be an object with yellow and red fractions"
+            continue
+        numbers = [value.get(key, default) for key, default in (("yellow", 0.8), ("red", 1.0))]
+        if not all(isinstance(n, (int, float)) and not isinstance(n, bool) and 0 < n <= 10 for n in numbers):
+            fields[field] = "yellow and red must be numbers above 0 and at most 10"
+            continue
+        try:
+            parsed[clocks[name]] = Thresholds(float(numbers[0]), float(numbers[1]))
+        except ValidationFailed:
+            fields[field] = "need 0 < yellow <= red"
+    if fields:
+        raise ValidationFailed("; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+    return parsed
+
+
+def _thresholds_dict(thresholds: Mapping[ClockType, Thresholds]) -> dict:
+    return {clock.value: {"yellow": t.yellow, "red": t.red} for clock, t in thresholds.items()}
+
+
+def warning_thresholds() -> dict[ClockType, Thresholds]:
+    """The stored warning thresholds per clock type (clock types not stored use 0.8 / 1.0)."""
+    row = _setting(THRESHOLDS_KEY)
+    return _parse_thresholds(row.value) if row is not None else {}
+
+
+def set_warning_thresholds(actor: User | None, data: Mapping) -> dict[ClockType, Thresholds]:
+    """Set the yellow/red fractions of some clock types: ``{"working_hours": {"yellow": 0.75}}``."""
+    _check_admin(actor)
+    if not isinstance(data, Mapping):
+        raise ValidationFailed.field("thresholds", "must be an object keyed by clock type")
+    before = warning_thresholds()
+    after = {**before, **_parse_thresholds(data)}
+    _put_setting(THRESHOLDS_KEY, _thresholds_dict(after), actor)
+    _record("thresholds", 0, "update", actor, _thresholds_dict(before), _thresholds_dict(after))
+    _bump_version(actor)
+    db.session.flush()
+    return after
+
+
+def load_city_clock() -> CityClock:
+    """Build the city's clock from the stored calendar and settings (a handful of queries)."""
+    overrides = [
+        DayOverride(row.day, row.working, row.note)
+        for row in db.session.scalars(select(CalendarDay).order_by(CalendarDay.day))
+    ]
+    calendar = WorkCalendar(overrides, extra_years=entered_years())
+    return CityClock(
+        calendar,
+        work_schedule(),
+        timezone=current_app.config["GRIDOPS_TIMEZONE"],
+        thresholds=warning_thresholds(),
+    )
+
+
+class _ClockSlot:
+    """The app's current (settings version, clock) pair, and the lock for rebuilding it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.current: tuple[str | None, CityClock] | None = None
+
+
+def _slot() -> _ClockSlot:
+    return current_app.extensions.setdefault(_EXTENSION_KEY, _ClockSlot())
+
+
+def get_city_clock() -> CityClock:
+    """The city's clock, rebuilt only when the stored settings' version has changed."""
+    version = db.session.scalar(select(CitySetting.value).where(CitySetting.key == VERSION_KEY))
+    slot = _slot()
+    current = slot.current
+    if current is None or current[0] != version:
+        with slot.lock:
+            current = slot.current
+            if current is None or current[0] != version:
+                current = (version, load_city_clock())
+                slot.current = current
+    return current[1]
+
+
+def reset_city_clock() -> None:
+    """Forget the app's cached clock (tests reuse an emptied database)."""
+    slot = _slot()
+    with slot.lock:
+        slot.current = None
