@@ -1,4 +1,4 @@
-"""Locate benchmark: the STRtree locator against a naive scan, on the full ~200,000-grid layer.
+"""Locate benchmark: the bucket-grid locator against a naive scan, on the full ~200,000-grid layer.
 
 Run ``python -m benchmarks.locate`` (or ``python benchmarks/locate.py``). By default it
 generates the full demo territory, imports it into a scratch SQLite database (or
@@ -96,7 +96,7 @@ class Report:
     def markdown(self) -> str:
         lines = ["| machine | |", "|---|---|"]
         lines += [f"| {key} | {value} |" for key, value in self.info.items()]
-        lines += ["", "| measure | locator (STRtree) | naive scan | naive ÷ locator |", "|---|---|---|---|"]
+        lines += ["", "| measure | locator (bucket grid) | naive scan | naive ÷ locator |", "|---|---|---|---|"]
         lines += [f"| {what} | {loc} | {naive} | {ratio} |" for what, loc, naive, ratio in self.rows]
         lines += [""] + [f"- {note}" for note in self.notes]
         return "\n".join(lines)

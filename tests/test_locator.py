@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import prcoords
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -237,3 +238,59 @@ def test_threads_share_one_locator_safely(city):
         parallel = [code for part in pool.map(codes, [points[i::4] for i in range(4)]) for code in part]
     assert sorted(parallel) == sorted(serial)
     assert set(serial) == {grid_code(i) for i in range(1, 5)} | {"411302001001"}
+
+
+def test_irregular_grids_agree_with_a_naive_scan():
+    """Jittered quads of mixed sizes, codes out of spatial order: every vertex, edge and random point."""
+    rng = np.random.default_rng(3)
+    nx, ny, step = 16, 12, 0.001
+    corners = np.stack(np.meshgrid(np.arange(nx + 1), np.arange(ny + 1), indexing="ij"), axis=-1) * step
+    corners = corners + rng.uniform(-0.3, 0.3, corners.shape) * step
+    corners[0, :, 0], corners[-1, :, 0] = 0.0, nx * step  # a straight outer boundary
+    corners[:, 0, 1], corners[:, -1, 1] = 0.0, ny * step
+    quads = {
+        (i, j): shapely.Polygon([corners[i, j], corners[i + 1, j], corners[i + 1, j + 1], corners[i, j + 1]])
+        for i in range(nx) for j in range(ny) if (i, j) != (5, 5)  # one gap
+    }
+    # One large grid, merged from a 4 × 3 block, spans many raster cells.
+    block = [quads.pop((i, j)) for i in range(8, 12) for j in range(2, 5)]
+    grids = [*quads.values(), shapely.union_all(block)]
+    codes = [f"411302001001{n:03d}" for n in rng.permutation(len(grids))]
+    city = shapely.box(0, 0, nx * step, ny * step)
+    count = len(grids)
+    areas = locator_module.AreaColumns(
+        list(range(1, count + 2)), ["411300", *codes], ["city", *codes], [None] * (count + 1),
+        [0] + [4] * count, [None] + [1] * count, ["/1/"] + [f"/1/{i}/" for i in range(2, count + 2)],
+        np.array([city, *grids], dtype=object),
+    )
+    levels = [
+        locator_module.LevelInfo(0, "city", "市", "City", False),
+        locator_module.LevelInfo(4, "unit_grid", "单元网格", "Unit grid", True),
+    ]
+    locator = locator_module.Locator(areas, levels, "gcj02", 1)
+    by_code = sorted(range(count), key=codes.__getitem__)
+    prepared = np.array(grids, dtype=object)
+    shapely.prepare(prepared)
+
+    def naive(x: float, y: float) -> str | None:
+        hits = [k for k in by_code if prepared[k].intersects(shapely.Point(x, y))]
+        return codes[hits[0]] if hits else None
+
+    vertices = corners.reshape(-1, 2)
+    midpoints = ((corners[1:, :, :] + corners[:-1, :, :]) / 2).reshape(-1, 2)
+    uniform = rng.uniform([-0.5 * step, -0.5 * step], [(nx + 0.5) * step, (ny + 0.5) * step], (2000, 2))
+    points = np.concatenate([vertices, midpoints, uniform])
+    expected = []
+    for x, y in points.tolist():
+        want = naive(x, y)
+        try:
+            got = locator.locate(x, y, "gcj02")
+        except OutsideTerritory:
+            assert not city.intersects(shapely.Point(x, y)) and want is None
+            expected.append(-1)
+            continue
+        assert (got.unit_grid.code if got.unit_grid else None) == want, (x, y)
+        assert got.gap == (want is None)
+        expected.append(-1 if want is None else codes.index(want) + 2)
+    assert locator.locate_many(points[:, 0], points[:, 1], "gcj02").tolist() == expected
+    assert sum(code is not None for code in map(naive, *vertices.T)) > 0.9 * len(vertices)

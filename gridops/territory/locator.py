@@ -9,6 +9,7 @@ a point outside every area is refused with ``OutsideTerritory``.
 
 from __future__ import annotations
 
+import array
 import math
 import threading
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from gridops.territory.datum import DATUMS, INPUT_DATUMS, check_datum, convert_m
 from gridops.territory.models import Area, AreaLevel, GridLayer
 
 _EXTENSION_KEY = "gridops.locator"
+#: Raster cells per unit grid at most, which bounds the lookup raster's memory (8 bytes a cell).
+MAX_CELLS_PER_GRID = 16
 
 
 class AreaRef(NamedTuple):
@@ -130,12 +133,7 @@ class Locator:
 
         unit_rows = np.flatnonzero(is_unit & has_geometry)
         unit_rows = unit_rows[np.argsort(codes[unit_rows], kind="stable")]
-        unit_geometries = self._prepared(areas.geometries[unit_rows])
-        self._unit_tree = shapely.STRtree(unit_geometries)
-        bounds = shapely.bounds(unit_geometries)
-        width = float(np.median(bounds[:, 2] - bounds[:, 0])) if len(bounds) else 0.0
-        #: Strips of about eight grid widths order bulk queries (see locate_many).
-        self._strip_width = 8 * width if width > 0 else 1.0
+        self._buckets = _Buckets(self._prepared(areas.geometries[unit_rows]))
         self._unit_ids = np.asarray(areas.ids, dtype=np.int64)[unit_rows]
         self._unit_refs = [refs[i] for i in unit_rows.tolist()]
         self._unit_parents = [areas.parent_ids[i] for i in unit_rows.tolist()]
@@ -170,14 +168,12 @@ class Locator:
         _check_position(x, y)
         convert = self._converters.get(datum) or converter(datum, self.datum)
         lx, ly = convert(x, y)
-        point = shapely.points(((lx, ly),))
-        hits = self._unit_tree.query(point, predicate="intersects")[1].tolist()
-        if hits:
-            index = min(hits)
+        index = self._buckets.first(lx, ly)
+        if index >= 0:
             unit = self._unit_refs[index]
             chain = (*self._chains.get(self._unit_parents[index], ()), unit)
             return Location(lx, ly, self.datum, self.version, unit, unit, chain, False)
-        hits = self._upper_tree.query(point, predicate="intersects")[1].tolist()
+        hits = self._upper_tree.query(shapely.points(((lx, ly),)), predicate="intersects")[1].tolist()
         if not hits:
             raise OutsideTerritory(
                 f"position ({x}, {y}) in {datum} lies outside the territory",
@@ -193,19 +189,96 @@ class Locator:
         the border rule is the same as for ``locate``.
         """
         lx, ly = convert_many(xs, ys, datum, self.datum)
-        lx, ly = lx.ravel(), ly.ravel()
-        # Querying in spatial order (west-east strips, then latitude) keeps the tree's nodes in
-        # cache: 1.4× (demo layer) to 2× (square grid) the points per second of random order.
-        order = np.lexsort((ly, np.floor(lx / self._strip_width)))
-        points = shapely.points(np.column_stack((lx[order], ly[order])))
-        inputs, hits = self._unit_tree.query(points, predicate="intersects")
-        sentinel = len(self._unit_ids)
-        best = np.full(lx.size, sentinel, dtype=np.intp)
-        np.minimum.at(best, order[inputs], hits)
-        found = best < sentinel
-        ids = np.full(lx.size, -1, dtype=np.int64)
+        best = self._buckets.first_many(lx.ravel(), ly.ravel())
+        found = best >= 0
+        ids = np.full(best.size, -1, dtype=np.int64)
         ids[found] = self._unit_ids[best[found]]
         return ids
+
+
+class _Buckets:
+    """Unit grids filed under the cells of a uniform raster over their extent, for point lookups.
+
+    Each cell lists, in code order, every grid whose bounding box touches it, so the grids
+    covering a point are among the few listed under its cell and the first of them that
+    intersects the point (closure included) is the one with the lowest code. A point and
+    a bounding box edge at the same coordinate fall in the same cell, because both go
+    through the same floating-point arithmetic.
+    """
+
+    def __init__(self, geometries: np.ndarray):
+        bounds = shapely.bounds(geometries).reshape(-1, 4)
+        if len(bounds):
+            self.x0, self.y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
+            # Cells about the median grid's size keep a cell's list short (about four grids)
+            # and the offsets small (a few bytes per grid-sized cell of the extent).
+            width = float(np.median(bounds[:, 2] - bounds[:, 0])) or 1.0
+            height = float(np.median(bounds[:, 3] - bounds[:, 1])) or 1.0
+            # A sparse layer (grids far apart) gets coarser cells: at most MAX_CELLS_PER_GRID each.
+            extent = (bounds[:, 2].max() - self.x0 + width) * (bounds[:, 3].max() - self.y0 + height)
+            grow = math.sqrt(max(1.0, extent / (width * height) / (MAX_CELLS_PER_GRID * len(bounds))))
+            self.x_scale, self.y_scale = 1.0 / (width * grow), 1.0 / (height * grow)
+            self.nx = int(self._cell(bounds[:, 2].max(), self.x0, self.x_scale)) + 1
+            self.ny = int(self._cell(bounds[:, 3].max(), self.y0, self.y_scale)) + 1
+            x_first, x_last = (self._cell(bounds[:, i], self.x0, self.x_scale).astype(np.int64) for i in (0, 2))
+            y_first, y_last = (self._cell(bounds[:, i], self.y0, self.y_scale).astype(np.int64) for i in (1, 3))
+        else:
+            self.x0 = self.y0 = 0.0
+            self.x_scale = self.y_scale = 1.0
+            self.nx = self.ny = 0
+            x_first = x_last = y_first = y_last = np.zeros(0, dtype=np.int64)
+        # Expand each grid into the (cell, grid) pairs of its bounding box's cell range.
+        spans_x, spans_y = x_last - x_first + 1, y_last - y_first + 1
+        counts = spans_x * spans_y
+        grid = np.repeat(np.arange(len(counts)), counts)
+        rank = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        cells = (y_first[grid] + rank // spans_x[grid]) * self.nx + x_first[grid] + rank % spans_x[grid]
+        order = np.lexsort((grid, cells))
+        self.units = grid[order].astype(np.intp)
+        self.geometries = geometries[self.units]
+        starts = np.searchsorted(cells[order], np.arange(self.nx * self.ny + 1))
+        #: Plain arrays, so that a single lookup reads Python ints without numpy scalars.
+        self._starts = array.array("q", starts.astype(np.int64).tobytes())
+        self._units = array.array("q", self.units.astype(np.int64).tobytes())
+
+    @staticmethod
+    def _cell(value, origin: float, scale: float):
+        return np.floor((value - origin) * scale)
+
+    def first(self, x: float, y: float) -> int:
+        """Index (in code order) of the lowest-code grid whose closure contains (x, y), or -1."""
+        ix = math.floor((x - self.x0) * self.x_scale)
+        iy = math.floor((y - self.y0) * self.y_scale)
+        if not (0 <= ix < self.nx and 0 <= iy < self.ny):
+            return -1
+        cell = iy * self.nx + ix
+        start, end = self._starts[cell], self._starts[cell + 1]
+        if start == end:
+            return -1
+        hit = shapely.intersects_xy(self.geometries[start:end], x, y).tobytes().find(1)
+        return self._units[start + hit] if hit >= 0 else -1
+
+    def first_many(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """``first`` for arrays of positions: one vectorised test of every (point, listed grid) pair."""
+        best = np.full(xs.size, -1, dtype=np.intp)
+        with np.errstate(invalid="ignore"):
+            ix = self._cell(xs, self.x0, self.x_scale)
+            iy = self._cell(ys, self.y0, self.y_scale)
+            inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
+        points = np.flatnonzero(inside)
+        cells = iy[points].astype(np.int64) * self.nx + ix[points].astype(np.int64)
+        # Testing in cell order keeps each cell's prepared grids in cache.
+        by_cell = np.argsort(cells, kind="stable")
+        points, cells = points[by_cell], cells[by_cell]
+        starts = np.frombuffer(self._starts, dtype=np.int64)
+        first, counts = starts[cells], starts[cells + 1] - starts[cells]
+        owner = np.repeat(np.arange(points.size), counts)
+        slot = np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+        hits = shapely.intersects_xy(self.geometries[slot], xs[points[owner]], ys[points[owner]])
+        # Pairs run point by point, each point's grids in code order: its first hit is the lowest code.
+        hit_owner, first_hit = np.unique(owner[hits], return_index=True)
+        best[points[hit_owner]] = self.units[slot[hits][first_hit]]
+        return best
 
 
 def load_locator(layer_datum: str, layer_version: int) -> Locator:
