@@ -1,0 +1,334 @@
+"""Catalogue endpoints: the class tree with standards and limits, routing rules, units, edit history.
+
+Reading is open to every signed-in user (dispatch needs it); edits and the history are for
+administrators. Small classes are addressed by full code (``E0101``), standards and routing
+rules by id; inactive entries are listed with ``?active=all``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import jsonify, request
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from gridops.api import bp
+from gridops.auth.models import User
+from gridops.auth.permissions import is_admin
+from gridops.catalogue import services
+from gridops.catalogue.defaults import CASE_TYPES, NINE_WORDS
+from gridops.catalogue.models import BigClass, CatalogueChange, FilingStandard, RoutingRule, SmallClass
+from gridops.errors import NotAllowed, NotFound, ValidationFailed
+from gridops.extensions import db
+from gridops.org.models import Department
+
+HISTORY_LIMIT = 50
+HISTORY_MAX = 500
+HISTORY_ENTITIES = (
+    "big_class", "small_class", "standard", "routing_rule", "calendar_day", "calendar_year", "schedule", "thresholds",
+)
+
+
+def _only_active(args: Mapping) -> bool:
+    raw = args.get("active", "true").strip().lower()
+    if raw not in ("true", "all"):
+        raise ValidationFailed.field("active", "must be true (active entries only) or all")
+    return raw == "true"
+
+
+def _require_admin() -> None:
+    if not is_admin(current_user):
+        raise NotAllowed("only administrators may do this")
+
+
+def _body() -> Mapping:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationFailed.field("body", "must be a JSON object")
+    return data
+
+
+def _integer_arg(args: Mapping, name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed.field(name, "must be a whole number") from None
+    if not minimum <= value <= maximum:
+        raise ValidationFailed.field(name, f"must be between {minimum} and {maximum}")
+    return value
+
+
+# --- serialization ------------------------------------------------------------------------
+
+
+def standard_dict(row: FilingStandard) -> dict:
+    """A filing standard with its time limit and closing condition."""
+    return {
+        "id": row.id,
+        "small_class": row.small_class.full_code,
+        "name": row.name,
+        "name_en": row.name_en,
+        "limit": {"value": row.limit_value, "clock": row.limit_clock},
+        "closing_condition": row.closing_condition,
+        "sort": row.sort,
+        "active": row.active,
+    }
+
+
+def small_class_dict(row: SmallClass, only_active: bool = False) -> dict:
+    """A small class with its nine-word tag, default unit kind and standards."""
+    return {
+        "id": row.id,
+        "case_type": row.case_type,
+        "code": row.code,
+        "full_code": row.full_code,
+        "big_class": row.big_class.code,
+        "name": row.name,
+        "name_en": row.name_en,
+        "nine_word": row.nine_word,
+        "nine_word_en": NINE_WORDS.get(row.nine_word) if row.nine_word else None,
+        "default_unit_kind": row.default_unit_kind,
+        "active": row.active,
+        "standards": [standard_dict(s) for s in row.standards if s.active or not only_active],
+    }
+
+
+def rule_dict(row: RoutingRule) -> dict:
+    """A routing rule with its class, area and unit by code."""
+    return {
+        "id": row.id,
+        "small_class": row.small_class.full_code if row.small_class else None,
+        "area": {"code": row.area.code, "name": row.area.name},
+        "department": {"code": row.department.code, "name": row.department.name},
+        "basis": row.basis,
+        "priority": row.priority,
+        "active": row.active,
+    }
+
+
+def unit_dict(row: Department) -> dict:
+    """A handling unit with its kind, the area it serves and its parent."""
+    return {
+        "id": row.id,
+        "code": row.code,
+        "name": row.name,
+        "name_en": row.name_en,
+        "kind": row.kind,
+        "area": {"code": row.area.code, "name": row.area.name} if row.area else None,
+        "parent": row.parent.code if row.parent else None,
+        "active": row.active,
+    }
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def _small_class_or_404(full_code: str) -> SmallClass:
+    row = services.small_class_by_full_code(full_code)
+    if row is None:
+        raise NotFound(f"no small class has the code {full_code!r}")
+    return row
+
+
+def _standard_or_404(standard_id: int) -> FilingStandard:
+    row = db.session.get(FilingStandard, standard_id)
+    if row is None:
+        raise NotFound(f"no filing standard has the id {standard_id}")
+    return row
+
+
+def _rule_or_404(rule_id: int) -> RoutingRule:
+    row = db.session.get(RoutingRule, rule_id)
+    if row is None:
+        raise NotFound(f"no routing rule has the id {rule_id}")
+    return row
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@bp.get("/catalogue")
+def get_catalogue():
+    """Types → big classes → small classes → filing standards with their limits."""
+    only_active = _only_active(request.args)
+    bigs = select(BigClass).order_by(BigClass.case_type, BigClass.code)
+    smalls = (
+        select(SmallClass)
+        .options(selectinload(SmallClass.standards))
+        .order_by(SmallClass.case_type, SmallClass.code)
+    )
+    if only_active:
+        bigs = bigs.where(BigClass.active.is_(True))
+        smalls = smalls.where(SmallClass.active.is_(True))
+    by_big: dict[int, list[dict]] = {}
+    for row in db.session.scalars(smalls):
+        by_big.setdefault(row.big_class_id, []).append(small_class_dict(row, only_active))
+    types = {
+        case_type: {"case_type": case_type, "name": name, "name_en": name_en, "big_classes": []}
+        for case_type, (name, name_en) in CASE_TYPES.items()
+    }
+    for big in db.session.scalars(bigs):
+        types[big.case_type]["big_classes"].append(
+            {
+                "id": big.id,
+                "code": big.code,
+                "name": big.name,
+                "name_en": big.name_en,
+                "active": big.active,
+                "small_classes": by_big.get(big.id, []),
+            }
+        )
+    nine_words = [{"word": word, "en": en} for word, en in NINE_WORDS.items()]
+    return jsonify({"types": list(types.values()), "nine_words": nine_words})
+
+
+@bp.get("/catalogue/routing-rules")
+def list_routing_rules():
+    """The routing rules, by class then area."""
+    stmt = select(RoutingRule).order_by(RoutingRule.small_class_id, RoutingRule.area_id, RoutingRule.priority)
+    if _only_active(request.args):
+        stmt = stmt.where(RoutingRule.active.is_(True))
+    return jsonify({"rules": [rule_dict(row) for row in db.session.scalars(stmt)]})
+
+
+@bp.get("/units")
+def list_units():
+    """Handling units with their kind, served area and parent; ``?kind=`` narrows them."""
+    stmt = select(Department).order_by(Department.code)
+    if _only_active(request.args):
+        stmt = stmt.where(Department.active.is_(True))
+    kind = request.args.get("kind", "").strip()
+    if kind:
+        stmt = stmt.where(Department.kind == kind)
+    return jsonify({"units": [unit_dict(row) for row in db.session.scalars(stmt)]})
+
+
+@bp.get("/catalogue/history")
+def catalogue_history():
+    """Administrators: every catalogue, routing and calendar edit, newest first."""
+    _require_admin()
+    args = request.args
+    stmt = select(CatalogueChange, User.username).outerjoin(User, CatalogueChange.changed_by_id == User.id)
+    entity = args.get("entity", "").strip()
+    if entity:
+        if entity not in HISTORY_ENTITIES:
+            raise ValidationFailed.field("entity", f"must be one of {', '.join(HISTORY_ENTITIES)}")
+        stmt = stmt.where(CatalogueChange.entity == entity)
+    if args.get("entity_id", "").strip():
+        stmt = stmt.where(CatalogueChange.entity_id == _integer_arg(args, "entity_id", 0, 0, 2**31 - 1))
+    limit = _integer_arg(args, "limit", HISTORY_LIMIT, 1, HISTORY_MAX)
+    offset = _integer_arg(args, "offset", 0, 0, 2**31 - 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.execute(
+        stmt.order_by(CatalogueChange.id.desc()).limit(limit).offset(offset)
+    ).all()
+    changes = [
+        {
+            "id": change.id,
+            "entity": change.entity,
+            "entity_id": change.entity_id,
+            "action": change.action,
+            "changed_by": username,
+            "changed_at": change.changed_at.isoformat(),
+            "before": change.before,
+            "after": change.after,
+        }
+        for change, username in rows
+    ]
+    return jsonify({"total": total, "limit": limit, "offset": offset, "changes": changes})
+
+
+# --- editing ------------------------------------------------------------------------------
+
+
+@bp.post("/catalogue/small-classes")
+def create_small_class():
+    """Administrators: add a small class."""
+    _require_admin()
+    row = services.create_small_class(current_user, _body())
+    db.session.commit()
+    return jsonify(small_class_dict(row)), 201
+
+
+@bp.patch("/catalogue/small-classes/<full_code>")
+def update_small_class(full_code: str):
+    """Administrators: change a small class's names, nine-word tag, unit kind or active flag."""
+    row = _small_class_or_404(full_code)
+    _require_admin()
+    services.update_small_class(current_user, row, _body())
+    db.session.commit()
+    return jsonify(small_class_dict(row))
+
+
+@bp.delete("/catalogue/small-classes/<full_code>")
+def deactivate_small_class(full_code: str):
+    """Administrators: retire a small class (kept for existing cases)."""
+    row = _small_class_or_404(full_code)
+    _require_admin()
+    services.deactivate_small_class(current_user, row)
+    db.session.commit()
+    return jsonify(small_class_dict(row))
+
+
+@bp.post("/catalogue/small-classes/<full_code>/standards")
+def create_standard(full_code: str):
+    """Administrators: add a filing standard to a small class."""
+    small_class = _small_class_or_404(full_code)
+    _require_admin()
+    row = services.create_standard(current_user, small_class, _body())
+    db.session.commit()
+    return jsonify(standard_dict(row)), 201
+
+
+@bp.patch("/catalogue/standards/<int:standard_id>")
+def update_standard(standard_id: int):
+    """Administrators: change a filing standard's wording, limit, closing condition or order."""
+    row = _standard_or_404(standard_id)
+    _require_admin()
+    services.update_standard(current_user, row, _body())
+    db.session.commit()
+    return jsonify(standard_dict(row))
+
+
+@bp.delete("/catalogue/standards/<int:standard_id>")
+def deactivate_standard(standard_id: int):
+    """Administrators: retire a filing standard (its class keeps at least one)."""
+    row = _standard_or_404(standard_id)
+    _require_admin()
+    services.deactivate_standard(current_user, row)
+    db.session.commit()
+    return jsonify(standard_dict(row))
+
+
+@bp.post("/catalogue/routing-rules")
+def create_routing_rule():
+    """Administrators: add a routing rule."""
+    _require_admin()
+    row = services.create_routing_rule(current_user, _body())
+    db.session.commit()
+    return jsonify(rule_dict(row)), 201
+
+
+@bp.patch("/catalogue/routing-rules/<int:rule_id>")
+def update_routing_rule(rule_id: int):
+    """Administrators: change a routing rule."""
+    row = _rule_or_404(rule_id)
+    _require_admin()
+    services.update_routing_rule(current_user, row, _body())
+    db.session.commit()
+    return jsonify(rule_dict(row))
+
+
+@bp.delete("/catalogue/routing-rules/<int:rule_id>")
+def deactivate_routing_rule(rule_id: int):
+    """Administrators: retire a routing rule."""
+    row = _rule_or_404(rule_id)
+    _require_admin()
+    services.deactivate_routing_rule(current_user, row)
+    db.session.commit()
+    return jsonify(rule_dict(row))
