@@ -75,8 +75,11 @@ def demo_command(host: str, port: int, full_grids: bool, no_serve: bool, databas
 def register_cli(app: Flask) -> None:
     """Attach the admin command groups to the app's CLI."""
     from gridops.auth.cli import tokens_cli, users_cli
+    from gridops.catalogue.cli import calendar_cli, catalogue_cli
     from gridops.territory.cli import grids_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(grids_cli)
+    app.cli.add_command(catalogue_cli)
+    app.cli.add_command(calendar_cli)

@@ -161,3 +161,33 @@ def test_only_administrators_change_the_calendar(app):
     ):
         with pytest.raises(NotAllowed):
             call()
+
+
+def test_calendar_commands(runner):
+    result = runner.invoke(args=["calendar", "set-day", "2027-01-01", "--day-off", "--note", "元旦"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["calendar", "set-day", "2027-02-20", "--working", "--note", "春节调休"])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(args=["calendar", "show", "2027"]).output
+    assert "PROVISIONAL" in shown and "2027-01-01 Fri day off  元旦" in shown and "2027-02-20 Sat working" in shown
+    assert "official" in runner.invoke(args=["calendar", "show", "2026"]).output
+    assert runner.invoke(args=["calendar", "enter-year", "2027"]).output.strip() == "entered years: 2027"
+    assert "entered by an administrator" in runner.invoke(args=["calendar", "show", "2027"]).output
+    assert runner.invoke(args=["calendar", "clear-day", "2027-02-20"]).exit_code == 0
+    failed = runner.invoke(args=["calendar", "clear-day", "2027-02-20"])
+    assert failed.exit_code == 1 and "day: 2027-02-20 has no override" in failed.output
+    failed = runner.invoke(args=["calendar", "enter-year", "2025"])
+    assert failed.exit_code == 1 and "official calendar" in failed.output
+
+
+def test_calendar_check_warns_until_the_years_are_entered(runner):
+    years = get_city_clock().provisional_years()
+    result = runner.invoke(args=["calendar", "check"])
+    assert result.exit_code == (1 if years else 0)
+    assert [line.split()[1] for line in result.output.splitlines() if line.startswith("warning:")] == [
+        str(year) for year in years
+    ]
+    for year in years:
+        assert runner.invoke(args=["calendar", "enter-year", str(year)]).exit_code == 0
+    result = runner.invoke(args=["calendar", "check"])
+    assert (result.exit_code, result.output.strip()) == (0, "the working calendar covers this year and next")

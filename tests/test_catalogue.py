@@ -232,3 +232,11 @@ def test_routing_rule_edits(seeded, admin):
         create_routing_rule(admin, ["not", "an", "object"])
     assert "body" in caught.value.fields
     assert rule.small_class is None and rule.active is False
+
+
+def test_seed_command_is_idempotent(runner):
+    first = runner.invoke(args=["catalogue", "seed"])
+    assert first.exit_code == 0, first.output
+    assert "created: big_class 12, small_class 33, standard 35" in first.output
+    again = runner.invoke(args=["catalogue", "seed"])
+    assert "created: big_class 0, small_class 0, standard 0; kept: big_class 12, small_class 33, standard 35" in again.output
