@@ -128,3 +128,38 @@ def test_never_none_while_any_department_exists(city):
 def test_reason_serializes(city):
     reason = suggest_unit_with_reason(find_small_class("event", "0102"), city["grid1"])[1]
     assert reason.to_dict() == {"source": "default_kind", "rule_id": None, "basis": None, "kind": "sanitation"}
+
+
+def test_demo_routing_sends_cases_to_sensible_units(app):
+    from sqlalchemy import func, select
+
+    from gridops import demo
+    from gridops.catalogue.models import CatalogueChange
+    from gridops.catalogue.services import small_class_by_full_code
+    from gridops.demo.catalogue import demo_routing_rules
+    from gridops.org.models import Department
+    from gridops.territory.models import Area
+    from gridops.worktime.store import work_schedule
+
+    lines: list[str] = []
+    demo.load_demo(echo=lines.append)
+    rules = db.session.scalar(select(func.count()).select_from(RoutingRule))
+    changes = db.session.scalar(select(func.count()).select_from(CatalogueChange))
+    assert rules == len(demo_routing_rules()) > 0
+    demo.load_demo(echo=lines.append)
+    assert db.session.scalar(select(func.count()).select_from(RoutingRule)) == rules
+    assert db.session.scalar(select(func.count()).select_from(CatalogueChange)) == changes
+    assert any(line.startswith("Catalogue: 0 entries created, 80 kept; routing rules: 0 created") for line in lines)
+    assert work_schedule().to_dict()["hours"] == [["08:00", "12:00"], ["14:00", "18:00"]]
+
+    office = db.session.scalar(select(Department).where(Department.kind == "street_office").limit(1))
+    grid = db.session.scalar(
+        select(Area).where(Area.path.like(f"{office.area.path}%"), Area.level_rank == 4).limit(1)
+    )
+    unit_of = lambda code: suggest_unit_with_reason(small_class_by_full_code(code), grid)  # noqa: E731
+    district = "WC" if grid.code.startswith("411302") else "WL"
+    assert (unit_of("E0102")[0].code, unit_of("E0102")[1].source) == (f"{district}-CGJ-HWS", "rule")
+    assert (unit_of("E0101")[0].code, unit_of("E0101")[1].basis) == (f"{district}-CGJ-ZFDD", "territory")
+    assert (unit_of("C0118")[0].code, unit_of("C0118")[1].basis) == ("NY-CGJ-LDS", "owner")
+    assert unit_of("E0504") == (office, RoutingReason("default_kind", kind="street_office"))
+    assert unit_of("E0303")[0].code == "NY-ZJJ"

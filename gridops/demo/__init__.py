@@ -8,6 +8,7 @@ from typing import Callable
 from flask import current_app
 from sqlalchemy import func, select
 
+from gridops.demo.catalogue import ensure_demo_catalogue
 from gridops.demo.generator import DEFAULT_SEED, generate_city, plan_city
 from gridops.demo.people import (
     DemoLogin,
@@ -63,7 +64,7 @@ def _load_territory(full_grids: bool, grid_area_m2: float, echo: Callable[[str],
 
 
 def load_demo(full_grids: bool = False, echo: Callable[[str], object] = print) -> list[DemoLogin]:
-    """Load the demo city, handling units, users and responsibility grids, and commit.
+    """Load the demo city, handling units, catalogue and routing, users and responsibility grids; commit.
 
     Idempotent: what exists is kept (matched by code or username) and the layer is imported
     only into an empty territory, or again when full grids replace the core ones.
@@ -73,6 +74,12 @@ def load_demo(full_grids: bool = False, echo: Callable[[str], object] = print) -
     plan = plan_city(DEFAULT_SEED, grid_area_m2)
     created, kept = ensure_departments(plan)
     echo(f"Handling units: {created} created, {kept} kept.")
+    seeded, (created, kept), schedule_stored = ensure_demo_catalogue()
+    echo(
+        f"Catalogue: {sum(seeded.created.values())} entries created, {sum(seeded.kept.values())} kept; "
+        f"routing rules: {created} created, {kept} kept; office hours "
+        + ("stored (08:00–12:00, 14:00–18:00)." if schedule_stored else "kept.")
+    )
     logins, created = ensure_staff(plan)
     echo(f"Users: {created} created, {len(logins) - created} kept.")
     created, kept = ensure_responsibility_grids(plan, worker_username="worker", chief_username="chief")
