@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gridops.auth.tokens import issue_token
@@ -166,3 +168,63 @@ def test_history_lists_edits_newest_first_with_who(client, world):
 def test_signed_out_callers_get_401(client, world):
     for url in ("/api/v1/catalogue", "/api/v1/units", "/api/v1/catalogue/history"):
         assert_envelope(client.get(url), 401, "not_authenticated")
+
+
+def test_responses_match_the_published_schemas(client, world, app):
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from gridops.api.catalogue import openapi_operations, openapi_schemas
+
+    mine = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1")), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.") and rule.rule.startswith(("/api/v1/catalogue", "/api/v1/units"))
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert set(openapi_operations()) == mine
+    error = {"type": "object", "required": ["error", "message", "fields"]}
+    document = {"components": {"schemas": {**openapi_schemas(), "Error": error}}}
+    registry = Registry().with_resource("urn:doc", Resource.from_contents(document, DRAFT202012))
+
+    def check(response, path, method):
+        operation = openapi_operations()[(path, method)]
+        content = operation["responses"][str(response.status_code)]["content"]["application/json"]
+        schema = {"$ref": "urn:doc#" + content["schema"]["$ref"][1:]}
+        Draft202012Validator(schema, registry=registry).validate(response.get_json())
+
+    admin, dispatcher = world["admin"], world["dispatcher"]
+    check(call(client, dispatcher, "get", "/api/v1/catalogue?active=all"), "/catalogue", "get")
+    check(call(client, dispatcher, "get", "/api/v1/units?active=all"), "/units", "get")
+    created = call(client, admin, "post", "/api/v1/catalogue/routing-rules",
+                   json={"area": "411302", "department": "WC-CGJ", "basis": "territory"})
+    check(created, "/catalogue/routing-rules", "post")
+    check(call(client, dispatcher, "get", "/api/v1/catalogue/routing-rules"), "/catalogue/routing-rules", "get")
+    check(call(client, admin, "patch", f"/api/v1/catalogue/routing-rules/{created.get_json()['id']}",
+               json={"priority": 3}), "/catalogue/routing-rules/{rule_id}", "patch")
+    small = call(client, admin, "post", "/api/v1/catalogue/small-classes",
+                 json={"case_type": "component", "code": "0601", "name": "其他"})
+    check(small, "/catalogue/small-classes", "post")
+    standard = call(client, admin, "post", "/api/v1/catalogue/small-classes/C0601/standards",
+                    json={"limit_value": 3, "limit_clock": "natural_days"})
+    check(standard, "/catalogue/small-classes/{full_code}/standards", "post")
+    check(call(client, admin, "patch", f"/api/v1/catalogue/standards/{standard.get_json()['id']}",
+               json={"closing_condition": "已修复"}), "/catalogue/standards/{standard_id}", "patch")
+    check(call(client, admin, "get", "/api/v1/catalogue/history"), "/catalogue/history", "get")
+    check(call(client, dispatcher, "get", "/api/v1/catalogue/history"), "/catalogue/history", "get")
+    check(call(client, admin, "delete", "/api/v1/catalogue/small-classes/C0601"),
+          "/catalogue/small-classes/{full_code}", "delete")
+    check(call(client, admin, "patch", "/api/v1/catalogue/small-classes/C9999", json={}),
+          "/catalogue/small-classes/{full_code}", "patch")
+
+
+def test_control_characters_are_refused_not_stored(client, world):
+    response = call(client, world["admin"], "patch", "/api/v1/catalogue/small-classes/E0102",
+                    json={"name": "bad\u0000name"})
+    assert_envelope(response, 422, "validation_failed", "name")
+    response = call(client, world["admin"], "post", "/api/v1/catalogue/routing-rules",
+                    json={"area": "41\u00001302", "department": "WC-CGJ", "basis": "owner"})
+    assert_envelope(response, 422, "validation_failed", "area")
+    assert_envelope(call(client, world["dispatcher"], "get", "/api/v1/units?kind=a%00b"), 422,
+                    "validation_failed", "kind")

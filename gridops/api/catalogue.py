@@ -7,6 +7,7 @@ rules by id; inactive entries are listed with ``?active=all``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from flask import jsonify, request
@@ -204,6 +205,8 @@ def list_units():
         stmt = stmt.where(Department.active.is_(True))
     kind = request.args.get("kind", "").strip()
     if kind:
+        if not re.fullmatch(r"[a-z][a-z_]{0,31}", kind):
+            raise ValidationFailed.field("kind", "must be a department kind such as sanitation")
         stmt = stmt.where(Department.kind == kind)
     return jsonify({"units": [unit_dict(row) for row in db.session.scalars(stmt)]})
 
@@ -332,3 +335,227 @@ def deactivate_routing_rule(rule_id: int):
     services.deactivate_routing_rule(current_user, row)
     db.session.commit()
     return jsonify(rule_dict(row))
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+
+
+def _schema_ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _strict(properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _reply(description: str, schema: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _schema_ref(schema)}}}
+
+
+_TEXT, _NTEXT, _INT, _BOOL = {"type": "string"}, {"type": ["string", "null"]}, {"type": "integer"}, {"type": "boolean"}
+_CODE_REF = _strict({"code": _TEXT, "name": _TEXT})
+_CLOCKS = ["urgent_hours", "working_hours", "working_days", "natural_days"]
+_ACTIVE = {
+    "name": "active", "in": "query", "required": False, "schema": {"enum": ["true", "all"]},
+    "description": "true (default): active entries only; all: retired ones too",
+}
+_ERRORS = {
+    "401": _reply("not signed in, or the token is unknown, expired or revoked", "Error"),
+    "422": _reply("invalid input; `fields` names each offending field", "Error"),
+}
+_ADMIN_ERRORS = {**_ERRORS, "403": _reply("the caller is not an administrator", "Error")}
+
+
+def _path_param(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+def _body_of(schema: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": _schema_ref(schema)}}}
+
+
+def openapi_schemas() -> dict:
+    """The component schemas of the catalogue endpoints."""
+    standard = _strict(
+        {
+            "id": _INT, "small_class": _TEXT, "name": _TEXT, "name_en": _NTEXT,
+            "limit": _strict({"value": _INT, "clock": {"enum": _CLOCKS}}),
+            "closing_condition": _TEXT, "sort": _INT, "active": _BOOL,
+        }
+    )
+    small_class = _strict(
+        {
+            "id": _INT, "case_type": {"enum": list(CASE_TYPES)}, "code": _TEXT, "full_code": _TEXT,
+            "big_class": _TEXT, "name": _TEXT, "name_en": _NTEXT,
+            "nine_word": {"enum": [*NINE_WORDS, None]}, "nine_word_en": _NTEXT,
+            "default_unit_kind": _NTEXT, "active": _BOOL,
+            "standards": {"type": "array", "items": _schema_ref("FilingStandard")},
+        }
+    )
+    big_class = _strict(
+        {
+            "id": _INT, "code": _TEXT, "name": _TEXT, "name_en": _NTEXT, "active": _BOOL,
+            "small_classes": {"type": "array", "items": _schema_ref("SmallClass")},
+        }
+    )
+    catalogue = _strict(
+        {
+            "types": {
+                "type": "array",
+                "items": _strict(
+                    {
+                        "case_type": {"enum": list(CASE_TYPES)}, "name": _TEXT, "name_en": _TEXT,
+                        "big_classes": {"type": "array", "items": big_class},
+                    }
+                ),
+            },
+            "nine_words": {"type": "array", "items": _strict({"word": _TEXT, "en": _TEXT})},
+        }
+    )
+    rule = _strict(
+        {
+            "id": _INT, "small_class": _NTEXT, "area": _CODE_REF, "department": _CODE_REF,
+            "basis": {"enum": ["owner", "territory"]}, "priority": _INT, "active": _BOOL,
+        }
+    )
+    unit = _strict(
+        {
+            "id": _INT, "code": _TEXT, "name": _TEXT, "name_en": _NTEXT, "kind": _TEXT,
+            "area": {"anyOf": [_CODE_REF, {"type": "null"}]}, "parent": _NTEXT, "active": _BOOL,
+        }
+    )
+    change = _strict(
+        {
+            "id": _INT, "entity": {"enum": list(HISTORY_ENTITIES)}, "entity_id": _INT,
+            "action": _TEXT, "changed_by": _NTEXT, "changed_at": {"type": "string", "format": "date-time"},
+            "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]},
+        }
+    )
+    small_class_input = {
+        "type": "object",
+        "properties": {
+            "case_type": {"enum": list(CASE_TYPES)}, "code": {"type": "string", "pattern": "^[0-9]{4}$"},
+            "name": _TEXT, "name_en": _NTEXT, "nine_word": {"enum": [*NINE_WORDS, None]},
+            "default_unit_kind": _NTEXT, "active": _BOOL,
+        },
+        "additionalProperties": False,
+        "description": "create: case_type, code and name required; update: case_type and code are fixed",
+    }
+    standard_input = {
+        "type": "object",
+        "properties": {
+            "name": _TEXT, "name_en": _NTEXT, "limit_value": {"type": "integer", "minimum": 1, "maximum": 9999},
+            "limit_clock": {"enum": _CLOCKS}, "closing_condition": _TEXT,
+            "sort": {"type": "integer", "minimum": 0, "maximum": 1000}, "active": _BOOL,
+        },
+        "additionalProperties": False,
+        "description": "create: limit_value and limit_clock required",
+    }
+    rule_input = {
+        "type": "object",
+        "properties": {
+            "small_class": {**_NTEXT, "description": "full code such as E0101; null: any class"},
+            "area": {**_TEXT, "description": "area code: the rule covers its subtree"},
+            "department": {**_TEXT, "description": "department code"},
+            "basis": {"enum": ["owner", "territory"]},
+            "priority": {"type": "integer", "minimum": 0, "maximum": 10000, "description": "lower goes first"},
+            "active": _BOOL,
+        },
+        "additionalProperties": False,
+        "description": "create: area, department and basis required",
+    }
+    return {
+        "Catalogue": catalogue,
+        "SmallClass": small_class,
+        "FilingStandard": standard,
+        "RoutingRule": rule,
+        "RoutingRuleList": _strict({"rules": {"type": "array", "items": _schema_ref("RoutingRule")}}),
+        "Unit": unit,
+        "UnitList": _strict({"units": {"type": "array", "items": _schema_ref("Unit")}}),
+        "CatalogueChangePage": _strict(
+            {"total": _INT, "limit": _INT, "offset": _INT, "changes": {"type": "array", "items": change}}
+        ),
+        "SmallClassInput": small_class_input,
+        "FilingStandardInput": standard_input,
+        "RoutingRuleInput": rule_input,
+    }
+
+
+def openapi_operations() -> dict[tuple[str, str], dict]:
+    """(path, method) → OpenAPI operation for every catalogue endpoint."""
+    full_code = _path_param("full_code", {"type": "string"}, "small class full code, e.g. E0101 or C0118")
+    standard_id = _path_param("standard_id", {"type": "integer"}, "filing standard id")
+    rule_id = _path_param("rule_id", {"type": "integer"}, "routing rule id")
+
+    def edit(summary: str, operation_id: str, params: list, body: str | None, status: str, schema: str) -> dict:
+        operation = {
+            "tags": ["catalogue"], "summary": summary, "operationId": operation_id, "parameters": params,
+            "responses": {status: _reply(summary, schema), **_ADMIN_ERRORS},
+        }
+        if params:
+            operation["responses"]["404"] = _reply("no such entry", "Error")
+        if body:
+            operation["requestBody"] = _body_of(body)
+        return operation
+
+    return {
+        ("/catalogue", "get"): {
+            "tags": ["catalogue"], "summary": "Types → big classes → small classes → filing standards with limits",
+            "operationId": "getCatalogue", "parameters": [_ACTIVE],
+            "responses": {"200": _reply("the catalogue", "Catalogue"), **_ERRORS},
+        },
+        ("/catalogue/routing-rules", "get"): {
+            "tags": ["catalogue"], "summary": "The routing rules", "operationId": "listRoutingRules",
+            "parameters": [_ACTIVE], "responses": {"200": _reply("the rules", "RoutingRuleList"), **_ERRORS},
+        },
+        ("/units", "get"): {
+            "tags": ["catalogue"], "summary": "Handling units with kind, served area and parent",
+            "operationId": "listUnits",
+            "parameters": [
+                _ACTIVE,
+                {"name": "kind", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "only units of this kind, e.g. sanitation"},
+            ],
+            "responses": {"200": _reply("the units", "UnitList"), **_ERRORS},
+        },
+        ("/catalogue/history", "get"): {
+            "tags": ["catalogue"], "summary": "Administrators: catalogue, routing and calendar edits, newest first",
+            "operationId": "catalogueHistory",
+            "parameters": [
+                {"name": "entity", "in": "query", "required": False, "schema": {"enum": list(HISTORY_ENTITIES)}},
+                {"name": "entity_id", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX}},
+                {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+            ],
+            "responses": {"200": _reply("a page of changes", "CatalogueChangePage"), **_ADMIN_ERRORS},
+        },
+        ("/catalogue/small-classes", "post"): edit(
+            "Add a small class", "createSmallClass", [], "SmallClassInput", "201", "SmallClass"
+        ),
+        ("/catalogue/small-classes/{full_code}", "patch"): edit(
+            "Change a small class", "updateSmallClass", [full_code], "SmallClassInput", "200", "SmallClass"
+        ),
+        ("/catalogue/small-classes/{full_code}", "delete"): edit(
+            "Retire a small class", "deactivateSmallClass", [full_code], None, "200", "SmallClass"
+        ),
+        ("/catalogue/small-classes/{full_code}/standards", "post"): edit(
+            "Add a filing standard", "createStandard", [full_code], "FilingStandardInput", "201", "FilingStandard"
+        ),
+        ("/catalogue/standards/{standard_id}", "patch"): edit(
+            "Change a filing standard", "updateStandard", [standard_id], "FilingStandardInput", "200",
+            "FilingStandard",
+        ),
+        ("/catalogue/standards/{standard_id}", "delete"): edit(
+            "Retire a filing standard", "deactivateStandard", [standard_id], None, "200", "FilingStandard"
+        ),
+        ("/catalogue/routing-rules", "post"): edit(
+            "Add a routing rule", "createRoutingRule", [], "RoutingRuleInput", "201", "RoutingRule"
+        ),
+        ("/catalogue/routing-rules/{rule_id}", "patch"): edit(
+            "Change a routing rule", "updateRoutingRule", [rule_id], "RoutingRuleInput", "200", "RoutingRule"
+        ),
+        ("/catalogue/routing-rules/{rule_id}", "delete"): edit(
+            "Retire a routing rule", "deactivateRoutingRule", [rule_id], None, "200", "RoutingRule"
+        ),
+    }

@@ -64,13 +64,20 @@ class _Invalid(Exception):
 # --- field parsers ------------------------------------------------------------------------
 
 
+def _plain(value: str) -> str:
+    """``value`` unless it holds control characters (NUL cannot even be stored)."""
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
+        raise _Invalid("must not contain control characters")
+    return value
+
+
 def _text(max_length: int, *, required: bool = True) -> Callable[[object], str | None]:
     def parse(value: object) -> str | None:
         if value is None and not required:
             return None
         if not isinstance(value, str):
             raise _Invalid("must be text")
-        value = value.strip()
+        value = _plain(value).strip()
         if required and not value:
             raise _Invalid("must not be empty")
         if len(value) > max_length:
@@ -88,7 +95,7 @@ def _free_text(max_length: int) -> Callable[[object], str]:
             raise _Invalid("must be text")
         if len(value.strip()) > max_length:
             raise _Invalid(f"must be at most {max_length} characters")
-        return value.strip()
+        return _plain(value).strip()
 
     return parse
 
@@ -150,7 +157,7 @@ def _small_class_ref(value: object) -> SmallClass | None:
 
 
 def _area_ref(value: object) -> Area:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Za-z_.-]{1,32}", value):
         raise _Invalid("must be an area code")
     area = db.session.scalar(select(Area).where(Area.code == value, Area.active.is_(True)))
     if area is None:
@@ -159,7 +166,7 @@ def _area_ref(value: object) -> Area:
 
 
 def _department_ref(value: object) -> Department:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Za-z_.-]{1,32}", value):
         raise _Invalid("must be a department code")
     department = db.session.scalar(
         select(Department).where(Department.code == value, Department.active.is_(True))

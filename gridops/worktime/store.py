@@ -101,8 +101,8 @@ def set_calendar_day(actor: User | None, day, working, note: str = "") -> Calend
     fields = {}
     if not isinstance(working, bool):
         fields["working"] = "must be true or false"
-    if not isinstance(note, str) or len(note.strip()) > NOTE_MAX:
-        fields["note"] = f"must be text of at most {NOTE_MAX} characters"
+    if not isinstance(note, str) or len(note.strip()) > NOTE_MAX or any(ord(c) < 32 for c in note):
+        fields["note"] = f"must be one line of text of at most {NOTE_MAX} characters"
     if fields:
         raise ValidationFailed("; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
     row = db.session.get(CalendarDay, day)
