@@ -191,3 +191,14 @@ def test_calendar_check_warns_until_the_years_are_entered(runner):
         assert runner.invoke(args=["calendar", "enter-year", str(year)]).exit_code == 0
     result = runner.invoke(args=["calendar", "check"])
     assert (result.exit_code, result.output.strip()) == (0, "the working calendar covers this year and next")
+
+
+def test_each_app_context_reads_the_version_once_and_sees_other_processes_changes(app):
+    clock = get_city_clock()
+    with app.app_context():
+        set_calendar_day(None, "2026-11-23", False, "elsewhere")
+        db.session.commit()
+    assert get_city_clock() is clock
+    with app.app_context():
+        fresh = get_city_clock()
+        assert fresh is not clock and not fresh.calendar.is_working_day(date(2026, 11, 23))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from gridops.auth.models import User
@@ -33,6 +33,8 @@ ENTERED_YEARS_KEY = "worktime.entered_years"
 VERSION_KEY = "worktime.version"
 NOTE_MAX = 128
 _EXTENSION_KEY = "gridops.city_clock"
+#: Per app context (one request, one job run): the version is checked once, not per call.
+_G_KEY = "_gridops_city_clock"
 
 
 def _check_admin(actor: User | None) -> None:
@@ -71,6 +73,7 @@ def _put_setting(key: str, value: Any, actor: User | None) -> None:
 def _bump_version(actor: User | None) -> None:
     """Give the settings a fresh version token, so every process rebuilds its clock."""
     _put_setting(VERSION_KEY, secrets.token_hex(8), actor)
+    g.pop(_G_KEY, None)
 
 
 def _day_entity_id(day: date) -> int:
@@ -253,7 +256,14 @@ def _slot() -> _ClockSlot:
 
 
 def get_city_clock() -> CityClock:
-    """The city's clock, rebuilt only when the stored settings' version has changed."""
+    """The city's clock, rebuilt only when the stored settings' version has changed.
+
+    The version is read once per app context (a request, a job run), so listing many cases
+    costs one small query; changes made in this context through the services are seen at once.
+    """
+    memo = g.get(_G_KEY)
+    if memo is not None:
+        return memo
     version = db.session.scalar(select(CitySetting.value).where(CitySetting.key == VERSION_KEY))
     slot = _slot()
     current = slot.current
@@ -263,11 +273,13 @@ def get_city_clock() -> CityClock:
             if current is None or current[0] != version:
                 current = (version, load_city_clock())
                 slot.current = current
+    setattr(g, _G_KEY, current[1])
     return current[1]
 
 
 def reset_city_clock() -> None:
     """Forget the app's cached clock (tests reuse an emptied database)."""
+    g.pop(_G_KEY, None)
     slot = _slot()
     with slot.lock:
         slot.current = None
