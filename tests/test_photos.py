@@ -228,6 +228,13 @@ def test_stored_files_are_not_world_readable_and_no_temporary_file_remains(media
     assert (media / stored.path).stat().st_mode & 0o777 == 0o640
 
 
+def test_a_relative_media_folder_lies_in_the_instance_folder(app, media, monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "instance_path", str(tmp_path / "instance"))
+    monkeypatch.setitem(app.config, "GRIDOPS_MEDIA_DIR", "uploads")
+    stored = store_photo(picture())
+    assert (tmp_path / "instance" / "uploads" / stored.path).is_file()
+
+
 def test_storage_without_hard_links_still_writes_atomically(media, monkeypatch):
     def no_links(source, target):
         raise OSError(errno.EPERM, "hard links not supported here")

@@ -73,8 +73,8 @@ class StoredPhoto:
 
 
 def media_dir() -> Path:
-    """The configured media folder (``GRIDOPS_MEDIA_DIR``)."""
-    return Path(current_app.config["GRIDOPS_MEDIA_DIR"])
+    """The media folder (``GRIDOPS_MEDIA_DIR``); a relative one lies in the instance folder."""
+    return Path(current_app.instance_path) / current_app.config["GRIDOPS_MEDIA_DIR"]
 
 
 def _reject(reason: str, label: str | None) -> ValidationFailed:
