@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,7 +48,7 @@ class Side:
     env: dict[str, str]
     path: str
     headers: dict[str, str]
-    body: object  # callable(index) -> bytes
+    body: Callable[[int], bytes]  # the request body for request number ``index``
 
 
 @dataclass
@@ -247,8 +248,12 @@ def measure(side: Side, args: argparse.Namespace, log: Path, first_index: int) -
         server.stop()
 
 
-def statements_per_request(app, db, side: Side, index: int) -> int:
-    """SQL statements one request of ``side`` sends, counted in-process after one uncounted request."""
+def in_process_cost(app, db, side: Side, first_index: int, repeat: int = 30) -> tuple[int, float]:
+    """SQL statements of one request of ``side``, and median ms of ``repeat`` one at a time, in-process.
+
+    No server and no concurrency: the request's own cost, apart from queueing. One
+    uncounted request first, so that caches and the locator are built.
+    """
     from sqlalchemy import event
 
     client = app.test_client()
@@ -259,15 +264,20 @@ def statements_per_request(app, db, side: Side, index: int) -> int:
 
     with app.app_context():
         engine = db.engine
-    client.post(side.path, data=side.body(index), headers=side.headers)
+    client.post(side.path, data=side.body(first_index), headers=side.headers)
     event.listen(engine, "before_cursor_execute", counted)
     try:
-        response = client.post(side.path, data=side.body(index + 1), headers=side.headers)
+        response = client.post(side.path, data=side.body(first_index + 1), headers=side.headers)
     finally:
         event.remove(engine, "before_cursor_execute", counted)
     if not 200 <= response.status_code < 300:
         raise RuntimeError(f"{side.name}: HTTP {response.status_code} in-process: {response.get_data(as_text=True)[:300]}")
-    return count[0]
+    times = []
+    for index in range(first_index + 2, first_index + 2 + repeat):
+        started = time.perf_counter()
+        client.post(side.path, data=side.body(index), headers=side.headers)
+        times.append((time.perf_counter() - started) * 1000)
+    return count[0], float(np.median(times))
 
 
 def in_process_minimal(url: str):
@@ -312,7 +322,7 @@ def machine() -> dict[str, str]:
     }
 
 
-def markdown(info: dict[str, str], results: list[Result], args: argparse.Namespace, notes: list[str]) -> str:
+def markdown(info: dict[str, str], results: list[Result], notes: list[str]) -> str:
     lines = ["| machine | |", "|---|---|"] + [f"| {key} | {value} |" for key, value in info.items()]
     lines += [
         "",
@@ -371,10 +381,11 @@ def run(args: argparse.Namespace) -> str:
                               {**json_headers, "Authorization": f"Bearer {secret}"}, case_body))
         else:
             notes.append(f"gridops has no POST {CASES_PATH} in this tree yet: only the minimal side was measured.")
-        counts = [statements_per_request(*apps[side.app_spec](), side, 10**9) for side in sides]
+        costs = [in_process_cost(*apps[side.app_spec](), side, 10**9) for side in sides]
         notes.append(
-            "SQL statements per request (counted in-process, BEGIN/COMMIT not included): "
-            + ", ".join(f"{side.name} {count}" for side, count in zip(sides, counts)) + "."
+            "In-process, one request at a time (no server, no queueing): "
+            + "; ".join(f"{side.name}: {count} SQL statements (BEGIN/COMMIT not counted), median {ms:.1f} ms"
+                        for side, (count, ms) in zip(sides, costs)) + "."
         )
         results = []
         for round_ in range(args.rounds):
@@ -401,7 +412,7 @@ def run(args: argparse.Namespace) -> str:
                 f"Throughput real ÷ minimal: {ratio:.2f} (target ≥ {TARGETS['throughput_ratio']}); "
                 f"real p99 {p99:.1f} ms (target ≤ {TARGETS['p99_ms']:.0f} ms)."
             )
-        return markdown(info, results, args, notes)
+        return markdown(info, results, notes)
     finally:
         with admin_connection(args.server_url) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
