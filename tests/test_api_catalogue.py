@@ -60,7 +60,10 @@ def test_catalogue_tree_with_limits_and_nine_words(client, world):
 
 def test_inactive_entries_only_with_active_all(client, world):
     call(client, world["admin"], "delete", "/api/v1/catalogue/small-classes/E0102")
-    codes = lambda body: {s["full_code"] for t in body["types"] for b in t["big_classes"] for s in b["small_classes"]}  # noqa: E731
+
+    def codes(body):
+        return {s["full_code"] for t in body["types"] for b in t["big_classes"] for s in b["small_classes"]}
+
     assert "E0102" not in codes(call(client, world["dispatcher"], "get", "/api/v1/catalogue").get_json())
     assert "E0102" in codes(call(client, world["dispatcher"], "get", "/api/v1/catalogue?active=all").get_json())
     assert_envelope(call(client, world["dispatcher"], "get", "/api/v1/catalogue?active=maybe"), 422,

@@ -120,7 +120,9 @@ def test_a_year_is_entered_once(admin):
 def test_schedule_and_thresholds_are_stored_and_used(admin):
     summer = {
         "hours": [["08:30", "12:00"], ["14:30", "18:00"]],
-        "seasons": [{"name": "summer", "from": "05-01", "to": "09-30", "hours": [["08:00", "12:00"], ["15:00", "19:00"]]}],
+        "seasons": [
+            {"name": "summer", "from": "05-01", "to": "09-30", "hours": [["08:00", "12:00"], ["15:00", "19:00"]]}
+        ],
     }
     set_work_schedule(admin, summer)
     set_warning_thresholds(admin, {"working_hours": {"yellow": 0.5, "red": 1.0}})

@@ -239,4 +239,7 @@ def test_seed_command_is_idempotent(runner):
     assert first.exit_code == 0, first.output
     assert "created: big_class 12, small_class 33, standard 35" in first.output
     again = runner.invoke(args=["catalogue", "seed"])
-    assert "created: big_class 0, small_class 0, standard 0; kept: big_class 12, small_class 33, standard 35" in again.output
+    assert (
+        "created: big_class 0, small_class 0, standard 0; kept: big_class 12, small_class 33, standard 35"
+        in again.output
+    )

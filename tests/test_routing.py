@@ -156,7 +156,10 @@ def test_demo_routing_sends_cases_to_sensible_units(app):
     grid = db.session.scalar(
         select(Area).where(Area.path.like(f"{office.area.path}%"), Area.level_rank == 4).limit(1)
     )
-    unit_of = lambda code: suggest_unit_with_reason(small_class_by_full_code(code), grid)  # noqa: E731
+
+    def unit_of(code):
+        return suggest_unit_with_reason(small_class_by_full_code(code), grid)
+
     district = "WC" if grid.code.startswith("411302") else "WL"
     assert (unit_of("E0102")[0].code, unit_of("E0102")[1].source) == (f"{district}-CGJ-HWS", "rule")
     assert (unit_of("E0101")[0].code, unit_of("E0101")[1].basis) == (f"{district}-CGJ-ZFDD", "territory")

@@ -45,7 +45,10 @@ def show_command(year: int) -> None:
     if year in OFFICIAL_YEARS:
         click.echo(f"{year}: official State Council calendar")
     elif calendar.is_provisional(year):
-        click.echo(f"{year}: PROVISIONAL (Monday–Friday) — enter its holidays, then `gridops calendar enter-year {year}`")
+        click.echo(
+            f"{year}: PROVISIONAL (Monday–Friday) — enter its holidays, "
+            f"then `gridops calendar enter-year {year}`"
+        )
     else:
         click.echo(f"{year}: entered by an administrator")
     for day, override in sorted(calendar.overrides.items()):
