@@ -1,0 +1,833 @@
+"""The case workflow's services: filing, and one function per action of the transition table.
+
+Every service checks the actor (role, scope), the transition (source state, required
+inputs, guard) and the case's version, mutates the case, appends one immutable CaseEvent,
+and flushes; it never commits. ``take_action`` dispatches an action name of ``states.py``
+to its service, so the table, the services and the UI agree on what is allowed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
+
+from gridops.auth.models import User
+from gridops.auth.permissions import (
+    department_ids_in_scope,
+    has_role,
+    is_signed_in,
+    scope_path,
+    sees_whole_city,
+)
+from gridops.auth.roles import Role
+from gridops.cases import clocks
+from gridops.cases.models import (
+    SOURCES,
+    URGENCIES,
+    Case,
+    CaseEvent,
+    CasePause,
+    CaseRequest,
+)
+from gridops.cases.numbers import next_case_number
+from gridops.cases.photos import attach_photos
+from gridops.cases.states import ACTIONS, Action, Input, Scope, State, action_for, actions_from
+from gridops.catalogue.models import BigClass, FilingStandard, SmallClass
+from gridops.catalogue.routing import suggest_unit
+from gridops.db import utcnow
+from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationFailed
+from gridops.extensions import db
+from gridops.org.models import Department
+from gridops.territory.datum import check_datum
+from gridops.territory.locator import locate
+from gridops.territory.models import Area, ResponsibilityGrid, responsibility_grid_area
+
+#: Sources whose reports are verified on site before registration (domain.md §5).
+VERIFIED_SOURCES = frozenset({"public", "hotline"})
+#: Roles that may file a case, and the sources each may file from (None: any source).
+FILING_ROLES: dict[Role, frozenset[str] | None] = {
+    Role.GRID_WORKER: frozenset({"patrol"}),
+    Role.HOTLINE_OPERATOR: frozenset({"hotline", "public"}),
+    Role.INTAKE_OPERATOR: None,
+    Role.DISPATCHER: None,
+    Role.SHIFT_LEADER: None,
+    Role.LEADER: frozenset({"leader"}),
+    Role.ADMIN: None,
+}
+MAX_PHOTOS = 9
+MAX_ADDRESS = 255
+MAX_DESCRIPTION = 4000
+MAX_TEXT = 2000
+MAX_IDEMPOTENCY_KEY = 64
+#: take_action's keyword for each input of the table (and the field named when it is missing).
+INPUT_FIELDS = {
+    Input.REASON: "reason",
+    Input.PHOTOS: "photos",
+    Input.UNIT: "unit_id",
+    Input.DUE_AT: "due_at",
+    Input.INSTRUCTION: "instruction",
+    Input.NOTE: "note",
+}
+#: Photo kind stored for the photos of each step.
+STEP_PHOTO_KINDS = {"file": "near", "verify": "near", "self_close": "after", "feedback": "after",
+               "check_pass": "after", "check_fail": "after"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Filing
+
+
+def file_case(
+    reporter: User,
+    *,
+    source: str,
+    case_type: str,
+    small_class_code: str,
+    x: float,
+    y: float,
+    datum: str = "wgs84",
+    accuracy_m: float | None = None,
+    standard_id: int | None = None,
+    address: str = "",
+    description: str = "",
+    urgency: str = "normal",
+    idempotency_key: str | None = None,
+    photos: Sequence = (),
+    self_handled: bool = False,
+    now: datetime | None = None,
+) -> Case:
+    """File a case: validate, locate, classify, number it, start its clock, log the first event.
+
+    The same ``idempotency_key`` returns the case it first created, also when two filings race.
+    A self-handled report (a grid worker's patrol with an after photo) is registered and
+    closed at once.
+    """
+    now = _now(now)
+    if not is_signed_in(reporter) or reporter.role_enum not in FILING_ROLES:
+        raise NotAllowed("you may not file cases")
+    problems: dict[str, str] = {}
+    if source not in SOURCES:
+        problems["source"] = f"must be one of {', '.join(SOURCES)}"
+    else:
+        sources = FILING_ROLES[reporter.role_enum]
+        if sources is not None and source not in sources:
+            problems["source"] = f"your role may file only {', '.join(sorted(sources))} cases"
+    if case_type not in ("component", "event"):
+        problems["case_type"] = "must be component or event"
+    for name, value in (("x", x), ("y", y)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            problems[name] = "must be a finite number"
+    try:
+        datum = check_datum(datum)
+    except ValidationFailed as exc:
+        problems.update(exc.fields)
+    if accuracy_m is not None and (
+        isinstance(accuracy_m, bool)
+        or not isinstance(accuracy_m, (int, float))
+        or not math.isfinite(accuracy_m)
+        or accuracy_m < 0
+    ):
+        problems["accuracy_m"] = "must be a number of metres, 0 or more"
+    _check_text(problems, "address", address, MAX_ADDRESS)
+    _check_text(problems, "description", description, MAX_DESCRIPTION)
+    if urgency not in URGENCIES:
+        problems["urgency"] = f"must be one of {', '.join(URGENCIES)}"
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str)
+        or not idempotency_key.strip()
+        or len(idempotency_key) > MAX_IDEMPOTENCY_KEY
+    ):
+        problems["idempotency_key"] = f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+    photos = tuple(photos)
+    if len(photos) > MAX_PHOTOS:
+        problems["photos"] = f"at most {MAX_PHOTOS} photos per step"
+    if self_handled:
+        if reporter.role_enum is not Role.GRID_WORKER or source != "patrol":
+            problems["self_handled"] = "only a grid worker's patrol report can be self-handled"
+        elif not photos:
+            problems["photos"] = "a self-handled case needs a photo after handling"
+    small_class = standard = None
+    if "case_type" not in problems:
+        small_class = _small_class(case_type, small_class_code, problems)
+    if small_class is not None:
+        standard = _standard(small_class, standard_id, problems)
+    if problems:
+        raise ValidationFailed("the case cannot be filed", problems)
+
+    if idempotency_key is not None:
+        existing = _case_by_key(idempotency_key)
+        if existing is not None:
+            return _same_report(existing, reporter)
+
+    location = locate(x, y, datum)
+    area = db.session.get(Area, location.area.id)
+    case = Case(
+        idempotency_key=idempotency_key,
+        source=source,
+        case_type=case_type,
+        small_class=small_class,
+        standard=standard,
+        description=description.strip(),
+        address=address.strip(),
+        urgency=urgency,
+        x=float(x),
+        y=float(y),
+        datum=datum,
+        accuracy_m=None if accuracy_m is None else float(accuracy_m),
+        layer_x=location.x,
+        layer_y=location.y,
+        layer_version=location.layer_version,
+        unit_grid_id=location.unit_grid.id if location.unit_grid else None,
+        area_id=area.id,
+        area_path=area.path,
+        located_in_gap=location.gap,
+        reporter=reporter,
+        state=(State.VERIFYING if source in VERIFIED_SOURCES else State.REPORTED).value,
+        suggested_department=suggest_unit(small_class, area),
+        reported_at=now,
+    )
+    if case.state == State.REPORTED.value:
+        case.register_due_at = clocks.stage_due(now, clocks.REGISTER_LIMIT)
+    payload: dict = {"source": source, "located_in_gap": location.gap}
+    if case.state == State.VERIFYING.value:
+        payload["assigned_to"] = grid_worker_id(case)
+    try:
+        with db.session.begin_nested():
+            case.number = next_case_number(now)
+            db.session.add(case)
+            db.session.flush()
+    except IntegrityError:
+        existing = _case_by_key(idempotency_key) if idempotency_key is not None else None
+        if existing is None:
+            raise
+        return _same_report(existing, reporter)
+    event = _append_event(case, reporter, "file", None, case.state_enum, now, payload=payload)
+    if self_handled:
+        self_close_case(case, reporter, photos=photos, now=now)
+    else:
+        _attach(case, event, photos, reporter, "file")
+        _flush()
+    return case
+
+
+def _check_text(problems: dict, field: str, value, limit: int) -> None:
+    if not isinstance(value, str):
+        problems[field] = "must be text"
+    elif len(value) > limit:
+        problems[field] = f"at most {limit} characters"
+
+
+def _small_class(case_type: str, code, problems: dict) -> SmallClass | None:
+    small_class = db.session.scalar(
+        select(SmallClass)
+        .join(SmallClass.big_class)
+        .where(
+            SmallClass.case_type == case_type,
+            SmallClass.code == code,
+            SmallClass.active.is_(True),
+            BigClass.active.is_(True),
+        )
+    )
+    if small_class is None:
+        problems["small_class"] = f"no active {case_type} small class {code!r}"
+    return small_class
+
+
+def _standard(small_class: SmallClass, standard_id, problems: dict) -> FilingStandard | None:
+    active = [s for s in small_class.standards if s.active]
+    if standard_id is None:
+        if not active:
+            problems["small_class"] = "has no active filing standard"
+            return None
+        return active[0]
+    for standard in active:
+        if standard.id == standard_id:
+            return standard
+    problems["standard_id"] = "is not an active filing standard of this small class"
+    return None
+
+
+def _case_by_key(key: str) -> Case | None:
+    return db.session.scalar(select(Case).where(Case.idempotency_key == key))
+
+
+def _same_report(case: Case, reporter: User) -> Case:
+    if case.reporter_id != reporter.id:
+        raise ValidationFailed.field("idempotency_key", "already used for another report")
+    return case
+
+
+def grid_worker_id(case: Case) -> int | None:
+    """The grid worker responsible for the case's unit grid (on-site verification and check)."""
+    if case.unit_grid_id is None:
+        return None
+    return db.session.scalar(
+        select(ResponsibilityGrid.worker_id)
+        .join(responsibility_grid_area)
+        .where(responsibility_grid_area.c.area_id == case.unit_grid_id)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Taking actions: the checks every service shares
+
+
+def take_action(
+    case: Case,
+    action_name: str,
+    actor: User,
+    *,
+    expected_version: int | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+    unit_id: int | None = None,
+    due_at: datetime | None = None,
+    instruction: str | None = None,
+    photos: Sequence = (),
+    now: datetime | None = None,
+) -> CaseEvent:
+    """Take the action named ``action_name`` of the transition table on ``case`` as ``actor``."""
+    action = action_for(action_name)
+    if action is None:
+        raise ValidationFailed.field("action", f"unknown action {action_name!r}")
+    return SERVICES[action.name](
+        case,
+        actor,
+        expected_version=expected_version,
+        reason=reason,
+        note=note,
+        unit_id=unit_id,
+        due_at=due_at,
+        instruction=instruction,
+        photos=photos,
+        now=now,
+    )
+
+
+class _Step:
+    """One action being taken: the checked inputs, and the event it ends with."""
+
+    def __init__(self, case: Case, action: Action, actor: User, inputs: dict, now: datetime | None):
+        self.case = case
+        self.action = action
+        self.actor = actor
+        self.now = _now(now)
+        self.from_state = case.state_enum
+        self.reason = _clean(inputs.get("reason"))
+        self.note = _clean(inputs.get("note"))
+        self.instruction = _clean(inputs.get("instruction"))
+        self.unit_id = inputs.get("unit_id")
+        self.due_at = inputs.get("due_at")
+        self.photos = tuple(inputs.get("photos") or ())
+        self.payload: dict = {}
+
+    def finish(self) -> CaseEvent:
+        """Bump the case's version, append the event (with the step's photos) and flush."""
+        to_state = self.action.target or self.from_state
+        if self.action.target is not None:
+            self.case.state = self.action.target.value
+        flag_modified(self.case, "state")
+        event = _append_event(
+            self.case, self.actor, self.action.name, self.from_state, to_state, self.now,
+            note=self.reason or self.note or self.instruction, payload=self.payload or None,
+        )
+        _attach(self.case, event, self.photos, self.actor, self.action.name)
+        _flush()
+        return event
+
+
+def _begin(case: Case, name: str, actor: User, expected_version: int | None, inputs: dict, now) -> _Step:
+    """Check version, role, source state, scope, required inputs and guard, in that order."""
+    action = ACTIONS[name]
+    if expected_version is not None and expected_version != case.version:
+        raise StaleCase("the case changed since you loaded it; reload and try again")
+    if not has_role(actor, *action.roles):
+        raise NotAllowed(f"your role may not {action.label_en.lower()}")
+    if case.state_enum not in action.sources:
+        raise InvalidTransition(f"a {case.state} case cannot be acted on with {name}")
+    if not in_scope(case, actor, action.scope):
+        raise NotAllowed("this case is outside your responsibility")
+    step = _Step(case, action, actor, inputs, now)
+    _check_inputs(step)
+    problem = _guard_problem(step.case, action, step.now)
+    if problem:
+        raise InvalidTransition(problem)
+    return step
+
+
+def in_scope(case: Case, actor: User, scope: Scope) -> bool:
+    """The case lies within ``actor``'s reach for an action of ``scope``."""
+    if scope is Scope.REPORTER:
+        return case.reporter_id == actor.id
+    if scope is Scope.UNIT:
+        ids = department_ids_in_scope(actor)
+        return ids is None or case.holder_department_id in ids
+    if _in_area(case, actor):
+        return True
+    if scope is Scope.GRID and case.unit_grid_id is not None:
+        return case.unit_grid_id in responsible_grid_ids(actor)
+    return False
+
+
+def _in_area(case: Case, actor: User) -> bool:
+    if sees_whole_city(actor):
+        return True
+    prefix = scope_path(actor)
+    return prefix is not None and case.area_path.startswith(prefix)
+
+
+def responsible_grid_ids(user: User) -> set[int]:
+    """Ids of the unit grids in the user's responsibility grids."""
+    return set(
+        db.session.scalars(
+            select(responsibility_grid_area.c.area_id)
+            .join(ResponsibilityGrid)
+            .where(ResponsibilityGrid.worker_id == user.id)
+        )
+    )
+
+
+def _check_inputs(step: _Step) -> None:
+    problems: dict[str, str] = {}
+    values = {
+        Input.REASON: step.reason,
+        Input.NOTE: step.note,
+        Input.INSTRUCTION: step.instruction,
+        Input.UNIT: step.unit_id,
+        Input.DUE_AT: step.due_at,
+        Input.PHOTOS: step.photos,
+    }
+    for required in step.action.required:
+        if not values[required]:
+            problems[INPUT_FIELDS[required]] = "is required"
+    for field, value in (("reason", step.reason), ("note", step.note), ("instruction", step.instruction)):
+        if value and len(value) > MAX_TEXT:
+            problems[field] = f"at most {MAX_TEXT} characters"
+    if len(step.photos) > MAX_PHOTOS:
+        problems["photos"] = f"at most {MAX_PHOTOS} photos per step"
+    if step.due_at is not None and (not isinstance(step.due_at, datetime) or step.due_at.utcoffset() is None):
+        problems["due_at"] = "must be a timezone-aware date and time"
+    if step.unit_id is not None and Input.UNIT in step.action.required and "unit_id" not in problems:
+        unit = db.session.get(Department, step.unit_id) if isinstance(step.unit_id, int) else None
+        if unit is None or not unit.active:
+            problems["unit_id"] = "is not an active handling unit"
+    if problems:
+        raise ValidationFailed(f"{step.action.name}: missing or invalid input", problems)
+
+
+def _pending(case: Case, kind: str | None = None) -> CaseRequest | None:
+    stmt = select(CaseRequest).where(CaseRequest.case_id == case.id, CaseRequest.status == "pending")
+    if kind is not None:
+        stmt = stmt.where(CaseRequest.kind == kind)
+    return db.session.scalar(stmt.order_by(CaseRequest.id.desc()).limit(1))
+
+
+def _guard_problem(case: Case, action: Action, now: datetime) -> str | None:
+    """Why the action's guard refuses (None: it passes)."""
+    guard = action.guard
+    if guard is None:
+        return None
+    if guard == "no_pending_request":
+        return "a request is already waiting for the shift leader" if _pending(case) else None
+    if guard == "before_deadline":
+        if _pending(case):
+            return "a request is already waiting for the shift leader"
+        if case.handle_due_at is None or now >= case.handle_due_at:
+            return "an extension must be asked for before the deadline"
+        return None
+    if guard.startswith("pending_"):
+        kind = guard.removeprefix("pending_")
+        return None if _pending(case, kind) else f"no {kind} request is waiting"
+    if guard == "self_handleable":
+        return None if case.source == "patrol" else "only a patrol report can be fixed on the spot"
+    if guard == "dissatisfied_callback":
+        if case.source not in VERIFIED_SOURCES or case.self_handled or case.holder_department_id is None:
+            return "only a handled hotline or public report can be reopened after a callback"
+        return None
+    raise LookupError(f"guard {guard!r} of {action.name} has no check")
+
+
+def allowed_actions(case: Case, user: User, now: datetime | None = None) -> list[Action]:
+    """The actions ``user`` may take on ``case`` at ``now`` (inputs aside), in table order."""
+    now = _now(now)
+    return [
+        action
+        for action in actions_from(case.state_enum)
+        if has_role(user, *action.roles)
+        and in_scope(case, user, action.scope)
+        and _guard_problem(case, action, now) is None
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# One service per action
+
+
+def _service(function: Callable[..., CaseEvent]) -> Callable[..., CaseEvent]:
+    """Run a service without autoflush: its reads never flush a half-changed case (one version step)."""
+
+    @functools.wraps(function)
+    def service(*args, **kwargs) -> CaseEvent:
+        with db.session.no_autoflush:
+            return function(*args, **kwargs)
+
+    return service
+
+
+@_service
+def verify_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """核实属实: the grid worker confirms a public/hotline report on site; it awaits registration."""
+    step = _begin(case, "verify", actor, expected_version, inputs, now)
+    case.register_due_at = clocks.stage_due(step.now, clocks.REGISTER_LIMIT)
+    return step.finish()
+
+
+@_service
+def verify_not_found(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """核实不属实: nothing found on site; the report is cancelled with the reason."""
+    step = _begin(case, "verify_not_found", actor, expected_version, inputs, now)
+    return step.finish()
+
+
+@_service
+def self_close_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """自行处置: the reporting grid worker fixed it on the spot; registered and closed at once."""
+    step = _begin(case, "self_close", actor, expected_version, inputs, now)
+    case.registered_at = case.closed_at = step.now
+    case.self_handled = True
+    case.closed_on_time = True
+    return step.finish()
+
+
+@_service
+def register_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """立案: the intake operator accepts the report; it waits for dispatch."""
+    step = _begin(case, "register", actor, expected_version, inputs, now)
+    case.registered_at = step.now
+    case.dispatch_due_at = clocks.stage_due(step.now, clocks.DISPATCH_LIMIT)
+    return step.finish()
+
+
+@_service
+def cancel_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """不予立案: the report is not registered, with the reason."""
+    step = _begin(case, "cancel", actor, expected_version, inputs, now)
+    return step.finish()
+
+
+def _send_to_unit(step: _Step) -> None:
+    case = step.case
+    case.holder_department_id = step.unit_id
+    case.dispatched_at = step.now
+    case.signed_at = None
+    case.dispatch_count += 1
+    case.sign_due_at = clocks.stage_due(step.now, clocks.SIGN_LIMIT)
+    # 派遣即计时: the handling clock starts at dispatch.
+    case.handle_due_at = clocks.stage_due(step.now, clocks.handling_limit(case))
+    step.payload["unit_id"] = step.unit_id
+
+
+@_service
+def dispatch_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """派遣: the dispatcher sends the case to a handling unit; sign and handling clocks start."""
+    step = _begin(case, "dispatch", actor, expected_version, inputs, now)
+    _send_to_unit(step)
+    return step.finish()
+
+
+@_service
+def redispatch_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """改派: the dispatcher sends a not-yet-signed case to another unit, with the reason."""
+    step = _begin(case, "redispatch", actor, expected_version, inputs, now)
+    if step.unit_id == case.holder_department_id:
+        raise ValidationFailed.field("unit_id", "already holds the case")
+    step.payload["from_unit_id"] = case.holder_department_id
+    _send_to_unit(step)
+    return step.finish()
+
+
+@_service
+def sign_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """签收: the unit takes the case on; handling begins."""
+    step = _begin(case, "sign", actor, expected_version, inputs, now)
+    case.signed_at = step.now
+    return step.finish()
+
+
+@_service
+def feed_back(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """处置反馈: the unit reports the work done, with photos; the grid worker checks on site."""
+    step = _begin(case, "feedback", actor, expected_version, inputs, now)
+    case.handled_at = step.now
+    case.check_due_at = clocks.stage_due(step.now, clocks.CHECK_LIMIT)
+    step.payload["assigned_to"] = grid_worker_id(case)
+    return step.finish()
+
+
+def _request(step: _Step, kind: str) -> CaseEvent:
+    request = CaseRequest(
+        case_id=step.case.id,
+        kind=kind,
+        reason=step.reason,
+        requested_due_at=step.due_at if kind == "extension" else None,
+        requested_by_id=step.actor.id,
+        requested_at=step.now,
+    )
+    db.session.add(request)
+    _flush()
+    step.payload["request_id"] = request.id
+    if request.requested_due_at is not None:
+        step.payload["requested_due_at"] = request.requested_due_at.isoformat()
+    return step.finish()
+
+
+def _settle(step: _Step, kind: str, status: str) -> CaseRequest:
+    request = _pending(step.case, kind)
+    request.status = status
+    request.decided_by_id = step.actor.id
+    request.decided_at = step.now
+    request.decision_note = step.reason or step.note or ""
+    step.payload["request_id"] = request.id
+    return request
+
+
+@_service
+def request_return(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """申请回退: the unit says the case is not theirs; the shift leader decides."""
+    step = _begin(case, "request_return", actor, expected_version, inputs, now)
+    return _request(step, "return")
+
+
+@_service
+def approve_return(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """同意回退: back to the dispatcher; the dispatch counts as inaccurate."""
+    step = _begin(case, "approve_return", actor, expected_version, inputs, now)
+    _settle(step, "return", "approved")
+    step.payload.update(from_unit_id=case.holder_department_id, dispatch_inaccurate=True)
+    case.holder_department_id = None
+    case.return_count += 1
+    case.dispatched_at = case.signed_at = None
+    case.sign_due_at = case.handle_due_at = None
+    case.dispatch_due_at = clocks.stage_due(step.now, clocks.DISPATCH_LIMIT)
+    return step.finish()
+
+
+@_service
+def reject_return(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """驳回回退: the unit keeps the case."""
+    step = _begin(case, "reject_return", actor, expected_version, inputs, now)
+    _settle(step, "return", "rejected")
+    return step.finish()
+
+
+@_service
+def request_extension(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """申请延期: before the deadline, the unit asks for a later due time, with the reason."""
+    step = _begin(case, "request_extension", actor, expected_version, inputs, now)
+    if step.due_at <= case.handle_due_at:
+        raise ValidationFailed.field("due_at", "must be later than the current due time")
+    return _request(step, "extension")
+
+
+@_service
+def approve_extension(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """同意延期: the requested due time becomes the handling due time."""
+    step = _begin(case, "approve_extension", actor, expected_version, inputs, now)
+    request = _settle(step, "extension", "approved")
+    step.payload["previous_due_at"] = case.handle_due_at.isoformat()
+    case.handle_due_at = request.requested_due_at
+    case.extension_count += 1
+    return step.finish()
+
+
+@_service
+def reject_extension(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """驳回延期: the due time stays."""
+    step = _begin(case, "reject_extension", actor, expected_version, inputs, now)
+    _settle(step, "extension", "rejected")
+    return step.finish()
+
+
+@_service
+def request_suspension(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """申请挂账: the work cannot be done now (season, funding); the shift leader decides."""
+    step = _begin(case, "request_suspension", actor, expected_version, inputs, now)
+    return _request(step, "suspension")
+
+
+@_service
+def approve_suspension(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """同意挂账: the case is suspended and its handling clock stops."""
+    step = _begin(case, "approve_suspension", actor, expected_version, inputs, now)
+    _settle(step, "suspension", "approved")
+    db.session.add(CasePause(case_id=case.id, started_at=step.now))
+    return step.finish()
+
+
+@_service
+def reject_suspension(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """驳回挂账: the unit carries on."""
+    step = _begin(case, "reject_suspension", actor, expected_version, inputs, now)
+    _settle(step, "suspension", "rejected")
+    return step.finish()
+
+
+def _end_pause(step: _Step) -> None:
+    case = step.case
+    pause = db.session.scalar(
+        select(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None))
+    )
+    pause.ended_at = step.now
+    if case.handle_due_at is not None:
+        step.payload["previous_due_at"] = case.handle_due_at.isoformat()
+        case.handle_due_at = clocks.shift_past_pause(
+            case.handle_due_at, clocks.handling_limit(case)[1], pause.started_at, step.now
+        )
+
+
+@_service
+def resume_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """恢复办理: the suspension ends; the due time moves by the time it lasted."""
+    step = _begin(case, "resume", actor, expected_version, inputs, now)
+    _end_pause(step)
+    return step.finish()
+
+
+@_service
+def check_pass(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """核查通过: the on-site check confirms the work; the case is closed."""
+    step = _begin(case, "check_pass", actor, expected_version, inputs, now)
+    case.closed_at = step.now
+    case.closed_on_time = case.handled_at <= case.handle_due_at
+    return step.finish()
+
+
+@_service
+def check_fail(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """核查不通过: back to the unit for rework; a new check follows its next feedback."""
+    step = _begin(case, "check_fail", actor, expected_version, inputs, now)
+    case.rework_count += 1
+    case.handled_at = None
+    case.check_due_at = None
+    step.payload["rework"] = case.rework_count
+    return step.finish()
+
+
+@_service
+def force_close(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """强制结案: the shift leader closes the case, with the reason; pending requests lapse."""
+    step = _begin(case, "force_close", actor, expected_version, inputs, now)
+    for request in db.session.scalars(
+        select(CaseRequest).where(CaseRequest.case_id == case.id, CaseRequest.status == "pending")
+    ):
+        request.status = "rejected"
+        request.decided_by_id = actor.id
+        request.decided_at = step.now
+        request.decision_note = step.reason
+    if case.state_enum is State.SUSPENDED:
+        _end_pause(step)
+    case.closed_at = step.now
+    case.closed_on_time = None if case.handle_due_at is None else step.now <= case.handle_due_at
+    step.payload["forced"] = True
+    return step.finish()
+
+
+@_service
+def reopen_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """重办: the caller is dissatisfied; the unit handles it again, with a new due time."""
+    step = _begin(case, "reopen", actor, expected_version, inputs, now)
+    case.closed_at = case.handled_at = case.check_due_at = None
+    case.closed_on_time = None
+    case.handle_due_at = clocks.stage_due(step.now, clocks.handling_limit(case))
+    step.payload["callback"] = "dissatisfied"
+    return step.finish()
+
+
+@_service
+def supervise_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """督办: a leader flags the case and records an instruction; the state does not change."""
+    step = _begin(case, "supervise", actor, expected_version, inputs, now)
+    case.supervised = True
+    step.payload["instruction"] = step.instruction
+    return step.finish()
+
+
+SERVICES: dict[str, Callable[..., CaseEvent]] = {
+    "verify": verify_case,
+    "verify_not_found": verify_not_found,
+    "self_close": self_close_case,
+    "register": register_case,
+    "cancel": cancel_case,
+    "dispatch": dispatch_case,
+    "redispatch": redispatch_case,
+    "sign": sign_case,
+    "feedback": feed_back,
+    "request_return": request_return,
+    "approve_return": approve_return,
+    "reject_return": reject_return,
+    "request_extension": request_extension,
+    "approve_extension": approve_extension,
+    "reject_extension": reject_extension,
+    "request_suspension": request_suspension,
+    "approve_suspension": approve_suspension,
+    "reject_suspension": reject_suspension,
+    "resume": resume_case,
+    "check_pass": check_pass,
+    "check_fail": check_fail,
+    "force_close": force_close,
+    "reopen": reopen_case,
+    "supervise": supervise_case,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise ValidationFailed.field("now", "must be a timezone-aware date and time")
+    return now
+
+
+def _clean(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _append_event(case, actor, action, from_state, to_state, at, *, note="", payload=None) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id,
+        at=at,
+        actor_id=actor.id,
+        actor_role=actor.role,
+        action=action,
+        from_state=from_state.value if from_state else None,
+        to_state=to_state.value if to_state else None,
+        note=note or "",
+        payload=payload,
+    )
+    db.session.add(event)
+    _flush()
+    return event
+
+
+def _flush() -> None:
+    """Flush; a concurrent change to the case (its version moved on) becomes StaleCase."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise StaleCase("the case changed since you loaded it; reload and try again") from None
+
+
+def _attach(case: Case, event: CaseEvent, photos: tuple, actor: User, step: str) -> None:
+    if photos:
+        attach_photos(case, event, list(photos), actor, kind=STEP_PHOTO_KINDS.get(step, "other"))
