@@ -183,7 +183,8 @@ def test_responses_match_the_published_schemas(client, world, app):
     mine = {
         (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1")), method.lower())
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("api.") and rule.rule.startswith(("/api/v1/catalogue", "/api/v1/units"))
+        if rule.endpoint.startswith("api.")
+        and rule.rule.startswith(("/api/v1/catalogue", "/api/v1/units", "/api/v1/calendar"))
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert set(openapi_operations()) == mine
@@ -220,6 +221,16 @@ def test_responses_match_the_published_schemas(client, world, app):
           "/catalogue/small-classes/{full_code}", "delete")
     check(call(client, admin, "patch", "/api/v1/catalogue/small-classes/C9999", json={}),
           "/catalogue/small-classes/{full_code}", "patch")
+    check(call(client, admin, "put", "/api/v1/calendar/days/2027-01-01", json={"working": False, "note": "元旦"}),
+          "/calendar/days/{day}", "put")
+    check(call(client, admin, "delete", "/api/v1/calendar/days/2027-01-01"), "/calendar/days/{day}", "delete")
+    check(call(client, admin, "post", "/api/v1/calendar/years", json={"year": 2031}), "/calendar/years", "post")
+    check(call(client, admin, "put", "/api/v1/calendar/schedule", json={"hours": [["08:00", "12:00"]]}),
+          "/calendar/schedule", "put")
+    check(call(client, admin, "put", "/api/v1/calendar/thresholds", json={"natural_days": {"red": 1.5}}),
+          "/calendar/thresholds", "put")
+    check(call(client, dispatcher, "get", "/api/v1/calendar?year=2031"), "/calendar", "get")
+    check(call(client, dispatcher, "put", "/api/v1/calendar/schedule", json={}), "/calendar/schedule", "put")
 
 
 def test_control_characters_are_refused_not_stored(client, world):
@@ -231,3 +242,54 @@ def test_control_characters_are_refused_not_stored(client, world):
     assert_envelope(response, 422, "validation_failed", "area")
     assert_envelope(call(client, world["dispatcher"], "get", "/api/v1/units?kind=a%00b"), 422,
                     "validation_failed", "kind")
+
+
+def test_calendar_read_by_all_changed_by_administrators(client, world):
+    admin, dispatcher = world["admin"], world["dispatcher"]
+    body = call(client, dispatcher, "get", "/api/v1/calendar?year=2026").get_json()
+    assert (body["year"], body["source"], body["overrides"]) == (2026, "official", [])
+    assert body["schedule"]["hours"] == [["08:00", "12:00"], ["14:00", "18:00"]]
+    assert body["thresholds"]["working_hours"] == {"yellow": 0.8, "red": 1.0}
+    assert call(client, dispatcher, "get", "/api/v1/calendar?year=2027").get_json()["source"] == "provisional"
+    for method, url, payload in [
+        ("put", "/api/v1/calendar/days/2027-01-01", {"working": False}),
+        ("delete", "/api/v1/calendar/days/2027-01-01", None),
+        ("post", "/api/v1/calendar/years", {"year": 2027}),
+        ("put", "/api/v1/calendar/schedule", {"hours": [["08:00", "12:00"]]}),
+        ("put", "/api/v1/calendar/thresholds", {}),
+    ]:
+        kwargs = {"json": payload} if payload is not None else {}
+        assert_envelope(call(client, dispatcher, method, url, **kwargs), 403, "not_allowed")
+
+    day = call(client, admin, "put", "/api/v1/calendar/days/2027-01-01", json={"working": False, "note": "元旦"})
+    assert day.get_json() == {"day": "2027-01-01", "working": False, "source": "override", "note": "元旦"}
+    assert call(client, dispatcher, "get", "/api/v1/calendar?year=2027").get_json()["overrides"] == [
+        {"day": "2027-01-01", "working": False, "note": "元旦"}
+    ]
+    cleared = call(client, admin, "delete", "/api/v1/calendar/days/2027-01-01").get_json()
+    assert cleared == {"day": "2027-01-01", "working": True, "source": "provisional", "note": ""}
+    assert call(client, admin, "post", "/api/v1/calendar/years", json={"year": 2027}).get_json() == {
+        "entered_years": [2027]
+    }
+    body = call(client, dispatcher, "get", "/api/v1/calendar?year=2027").get_json()
+    assert body["source"] == "entered" and 2027 not in body["provisional_years"]
+
+
+def test_calendar_validation_names_fields(client, world):
+    admin = world["admin"]
+    assert_envelope(call(client, admin, "put", "/api/v1/calendar/days/2027-02-30", json={"working": True}),
+                    422, "validation_failed", "day")
+    assert_envelope(call(client, admin, "put", "/api/v1/calendar/days/2027-02-01", json={"note": "x", "colour": 1}),
+                    422, "validation_failed", "colour")
+    assert_envelope(call(client, admin, "put", "/api/v1/calendar/days/2027-02-01", json={"note": "x"}),
+                    422, "validation_failed", "working")
+    assert_envelope(call(client, admin, "delete", "/api/v1/calendar/days/2027-02-01"), 422, "validation_failed", "day")
+    assert_envelope(call(client, admin, "post", "/api/v1/calendar/years", json={"year": 2025}),
+                    422, "validation_failed", "year")
+    assert_envelope(call(client, admin, "put", "/api/v1/calendar/schedule", json={"hours": 5}),
+                    422, "validation_failed", "hours")
+    assert_envelope(call(client, admin, "put", "/api/v1/calendar/schedule", json={"seasons": [5]}),
+                    422, "validation_failed", "seasons[0]")
+    assert_envelope(call(client, admin, "put", "/api/v1/calendar/thresholds", json={"weeks": {}}),
+                    422, "validation_failed", "thresholds.weeks")
+    assert_envelope(call(client, admin, "get", "/api/v1/calendar?year=99999"), 422, "validation_failed", "year")

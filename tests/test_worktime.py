@@ -203,6 +203,12 @@ def test_schedule_round_trips_through_its_stored_form():
          "seasons[0].from"),
         ({"seasons": [{"name": "s", "from": "05-01", "to": "13-01", "hours": [["08:00", "12:00"]]}]},
          "seasons[0].to"),
+        ({"hours": 5}, "hours"),
+        ({"hours": "08:00-12:00"}, "hours"),
+        ({"seasons": {"name": "s"}}, "seasons"),
+        ({"seasons": [5]}, "seasons[0]"),
+        ({"seasons": [{"name": "s", "from": "05-01", "to": "09-30", "hours": 8}]}, "seasons[0].hours"),
+        ({"hours": [["08:00", "12:00"]], "lunch": "12:00"}, "lunch"),
     ],
 )
 def test_stored_form_errors_name_the_field(data, field):

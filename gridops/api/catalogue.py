@@ -1,14 +1,17 @@
-"""Catalogue endpoints: the class tree with standards and limits, routing rules, units, edit history.
+"""Catalogue endpoints: the class tree with standards and limits, routing rules, units, the
+working calendar, and the edit history.
 
 Reading is open to every signed-in user (dispatch needs it); edits and the history are for
 administrators. Small classes are addressed by full code (``E0101``), standards and routing
-rules by id; inactive entries are listed with ``?active=all``.
+rules by id, calendar days by date; inactive entries are listed with ``?active=all``.
+``openapi_operations()``/``openapi_schemas()`` describe these endpoints for the API document.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date, datetime
 
 from flask import jsonify, request
 from flask_login import current_user
@@ -24,6 +27,9 @@ from gridops.catalogue.models import BigClass, CatalogueChange, FilingStandard, 
 from gridops.errors import NotAllowed, NotFound, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
+from gridops.worktime import store as calendar_store
+from gridops.worktime.calendars import OFFICIAL_YEARS
+from gridops.worktime.store import get_city_clock
 
 HISTORY_LIMIT = 50
 HISTORY_MAX = 500
@@ -337,6 +343,98 @@ def deactivate_routing_rule(rule_id: int):
     return jsonify(rule_dict(row))
 
 
+# --- working calendar ---------------------------------------------------------------------
+
+
+def _day_ruling(day: date) -> dict:
+    info = get_city_clock().calendar.day_info(day)
+    return {"day": day.isoformat(), "working": info.working, "source": info.source, "note": info.note}
+
+
+@bp.get("/calendar")
+def get_calendar():
+    """A year's source and overrides, the provisional years ahead, office hours and thresholds."""
+    clock = get_city_clock()
+    this_year = datetime.now(clock.zone).year
+    year = _integer_arg(request.args, "year", this_year, 1900, 2200)
+    calendar = clock.calendar
+    if year in OFFICIAL_YEARS:
+        source = "official"
+    else:
+        source = "provisional" if calendar.is_provisional(year) else "entered"
+    overrides = [
+        {"day": day.isoformat(), "working": o.working, "note": o.note}
+        for day, o in sorted(calendar.overrides.items())
+        if day.year == year
+    ]
+    thresholds = {c.value: {"yellow": t.yellow, "red": t.red} for c, t in clock.thresholds.items()}
+    return jsonify(
+        {
+            "year": year,
+            "source": source,
+            "overrides": overrides,
+            "provisional_years": list(clock.provisional_years()),
+            "schedule": clock.schedule.to_dict(),
+            "thresholds": thresholds,
+        }
+    )
+
+
+@bp.put("/calendar/days/<day>")
+def set_calendar_day(day: str):
+    """Administrators: rule a date a working day or a day off."""
+    _require_admin()
+    data = _body()
+    unknown = sorted(set(data) - {"working", "note"})
+    if unknown:
+        raise ValidationFailed("unknown fields", {name: "unknown field" for name in unknown})
+    if "working" not in data:
+        raise ValidationFailed.field("working", "required")
+    row = calendar_store.set_calendar_day(current_user, day, data["working"], data.get("note", ""))
+    db.session.commit()
+    return jsonify(_day_ruling(row.day))
+
+
+@bp.delete("/calendar/days/<day>")
+def clear_calendar_day(day: str):
+    """Administrators: remove a date's override; the official or Monday–Friday rule applies again."""
+    _require_admin()
+    calendar_store.clear_calendar_day(current_user, day)
+    db.session.commit()
+    return jsonify(_day_ruling(date.fromisoformat(day.strip())))
+
+
+@bp.post("/calendar/years")
+def enter_calendar_year():
+    """Administrators: declare a year's holidays entered, so it stops being provisional."""
+    _require_admin()
+    data = _body()
+    unknown = sorted(set(data) - {"year"})
+    if unknown:
+        raise ValidationFailed("unknown fields", {name: "unknown field" for name in unknown})
+    years = calendar_store.enter_calendar_year(current_user, data.get("year"))
+    db.session.commit()
+    return jsonify({"entered_years": years})
+
+
+@bp.put("/calendar/schedule")
+def set_work_schedule():
+    """Administrators: replace the office hours (with optional seasons)."""
+    _require_admin()
+    schedule = calendar_store.set_work_schedule(current_user, _body())
+    db.session.commit()
+    return jsonify(schedule.to_dict())
+
+
+@bp.put("/calendar/thresholds")
+def set_warning_thresholds():
+    """Administrators: set the yellow/red warning fractions of some clock types."""
+    _require_admin()
+    thresholds = calendar_store.set_warning_thresholds(current_user, _body())
+    db.session.commit()
+    return jsonify({c.value: {"yellow": t.yellow, "red": t.red} for c, t in thresholds.items()})
+
+
 # --- OpenAPI ------------------------------------------------------------------------------
 
 
@@ -364,6 +462,9 @@ _ERRORS = {
     "422": _reply("invalid input; `fields` names each offending field", "Error"),
 }
 _ADMIN_ERRORS = {**_ERRORS, "403": _reply("the caller is not an administrator", "Error")}
+CALENDAR_OPERATIONS = {
+    "setCalendarDay", "clearCalendarDay", "enterCalendarYear", "setWorkSchedule", "setWarningThresholds",
+}
 
 
 def _path_param(name: str, schema: dict, description: str) -> dict:
@@ -464,7 +565,57 @@ def openapi_schemas() -> dict:
         "additionalProperties": False,
         "description": "create: area, department and basis required",
     }
+    hours = {"type": "array", "items": {"type": "array", "items": _TEXT, "minItems": 2, "maxItems": 2}}
+    schedule = {
+        "type": "object",
+        "properties": {
+            "hours": hours,
+            "seasons": {
+                "type": "array",
+                "items": _strict({"name": _TEXT, "from": _TEXT, "to": _TEXT, "hours": hours}),
+            },
+        },
+        "additionalProperties": False,
+        "description": 'office hours, e.g. {"hours": [["08:00", "12:00"], ["14:00", "18:00"]], "seasons": []}',
+    }
+    fractions = {
+        "type": "object",
+        "properties": {"yellow": {"type": "number"}, "red": {"type": "number"}},
+        "additionalProperties": False,
+    }
+    thresholds = {"type": "object", "properties": {c: fractions for c in _CLOCKS}, "additionalProperties": False}
+    day_ruling = _strict(
+        {
+            "day": {"type": "string", "format": "date"}, "working": _BOOL,
+            "source": {"enum": ["official", "override", "entered", "provisional"]}, "note": _TEXT,
+        }
+    )
+    calendar = _strict(
+        {
+            "year": _INT,
+            "source": {"enum": ["official", "entered", "provisional"]},
+            "overrides": {
+                "type": "array",
+                "items": _strict({"day": {"type": "string", "format": "date"}, "working": _BOOL, "note": _TEXT}),
+            },
+            "provisional_years": {"type": "array", "items": _INT},
+            "schedule": _schema_ref("WorkSchedule"),
+            "thresholds": _schema_ref("WarningThresholds"),
+        }
+    )
     return {
+        "WorkSchedule": schedule,
+        "WarningThresholds": thresholds,
+        "CalendarDay": day_ruling,
+        "Calendar": calendar,
+        "CalendarDayInput": {
+            "type": "object",
+            "properties": {"working": _BOOL, "note": _TEXT},
+            "required": ["working"],
+            "additionalProperties": False,
+        },
+        "CalendarYearInput": _strict({"year": {"type": "integer", "minimum": 1900, "maximum": 2200}}),
+        "EnteredYears": _strict({"entered_years": {"type": "array", "items": _INT}}),
         "Catalogue": catalogue,
         "SmallClass": small_class,
         "FilingStandard": standard,
@@ -483,22 +634,55 @@ def openapi_schemas() -> dict:
 
 def openapi_operations() -> dict[tuple[str, str], dict]:
     """(path, method) → OpenAPI operation for every catalogue endpoint."""
+    day = _path_param("day", {"type": "string", "format": "date"}, "the date, YYYY-MM-DD")
     full_code = _path_param("full_code", {"type": "string"}, "small class full code, e.g. E0101 or C0118")
     standard_id = _path_param("standard_id", {"type": "integer"}, "filing standard id")
     rule_id = _path_param("rule_id", {"type": "integer"}, "routing rule id")
 
     def edit(summary: str, operation_id: str, params: list, body: str | None, status: str, schema: str) -> dict:
+        tag = "calendar" if operation_id in CALENDAR_OPERATIONS else "catalogue"
         operation = {
-            "tags": ["catalogue"], "summary": summary, "operationId": operation_id, "parameters": params,
+            "tags": [tag], "summary": summary, "operationId": operation_id, "parameters": params,
             "responses": {status: _reply(summary, schema), **_ADMIN_ERRORS},
         }
-        if params:
+        if params and tag == "catalogue":
             operation["responses"]["404"] = _reply("no such entry", "Error")
         if body:
             operation["requestBody"] = _body_of(body)
         return operation
 
     return {
+        ("/calendar", "get"): {
+            "tags": ["calendar"],
+            "summary": "A year's calendar source and overrides, provisional years ahead, office hours, thresholds",
+            "description": (
+                "`provisional_years` lists this year and next if they still run on the provisional "
+                "Monday–Friday rule: their holidays need entering."
+            ),
+            "operationId": "getCalendar",
+            "parameters": [
+                {"name": "year", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1900, "maximum": 2200}, "description": "default: this year"},
+            ],
+            "responses": {"200": _reply("the calendar", "Calendar"), **_ERRORS},
+        },
+        ("/calendar/days/{day}", "put"): edit(
+            "Rule a date a working day or a day off", "setCalendarDay", [day], "CalendarDayInput", "200",
+            "CalendarDay",
+        ),
+        ("/calendar/days/{day}", "delete"): edit(
+            "Remove a date's override", "clearCalendarDay", [day], None, "200", "CalendarDay"
+        ),
+        ("/calendar/years", "post"): edit(
+            "Declare a year's holidays entered", "enterCalendarYear", [], "CalendarYearInput", "200", "EnteredYears"
+        ),
+        ("/calendar/schedule", "put"): edit(
+            "Replace the office hours", "setWorkSchedule", [], "WorkSchedule", "200", "WorkSchedule"
+        ),
+        ("/calendar/thresholds", "put"): edit(
+            "Set warning thresholds per clock type", "setWarningThresholds", [], "WarningThresholds", "200",
+            "WarningThresholds",
+        ),
         ("/catalogue", "get"): {
             "tags": ["catalogue"], "summary": "Types → big classes → small classes → filing standards with limits",
             "operationId": "getCatalogue", "parameters": [_ACTIVE],

@@ -105,9 +105,16 @@ class WorkSchedule:
     def from_dict(cls, data: Mapping) -> WorkSchedule:
         """Read the stored form: ``{"hours": [["08:00", "12:00"], ...], "seasons": [{"name",
         "from": "MM-DD", "to": "MM-DD", "hours"}]}``."""
+        unknown = sorted(str(key) for key in data if key not in ("hours", "seasons"))
+        if unknown:
+            raise ValidationFailed.field(unknown[0], "unknown field; a schedule has hours and seasons")
+        if not isinstance(data.get("seasons", []), list):
+            raise ValidationFailed.field("seasons", "must be a list of seasons")
         seasons = []
         for index, season in enumerate(data.get("seasons", ())):
             where = f"seasons[{index}]"
+            if not isinstance(season, Mapping):
+                raise ValidationFailed.field(where, "must be an object with name, from, to and hours")
             seasons.append(
                 Season(
                     name=str(season.get("name", "")),
@@ -136,6 +143,8 @@ class WorkSchedule:
 
 def _parse_hours(value, where: str) -> Hours:
     """``[["08:00", "12:00"], ...]`` (or times already) as checked intervals."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ValidationFailed.field(where, "must be a list of [start, end] pairs of HH:MM times")
     parsed = []
     for index, pair in enumerate(value):
         try:
