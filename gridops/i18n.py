@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
 #: The value of ``<html lang>`` for each interface language.
@@ -10,6 +10,8 @@ HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI commands and jobs speak the city default
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["GRIDOPS_LANGUAGES"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, func, or_, select, true
 
 from gridops.auth.models import User
@@ -88,13 +89,13 @@ def apply_filters(stmt: Select, params: CaseFilter) -> Select:
     problems: dict[str, str] = {}
     valid_states = {s.value for s in State}
     if any(state not in valid_states for state in params.states):
-        problems["state"] = f"must be among {', '.join(sorted(valid_states))}"
+        problems["state"] = _("must be among %(values)s", values=", ".join(sorted(valid_states)))
     elif params.states:
         stmt = stmt.where(Case.state.in_(list(params.states)))
     if params.area_code:
         path = db.session.scalar(select(Area.path).where(Area.code == params.area_code))
         if path is None:
-            problems["area"] = f"no area with code {params.area_code!r}"
+            problems["area"] = _("no area has the code %(code)s", code=repr(params.area_code))
         else:
             stmt = stmt.where(Case.area_path.startswith(path, autoescape=True))
     if params.unit_id is not None:
@@ -103,13 +104,13 @@ def apply_filters(stmt: Select, params: CaseFilter) -> Select:
         stmt = stmt.where(Case.small_class_id == params.small_class_id)
     if params.source is not None:
         if params.source not in SOURCES:
-            problems["source"] = f"must be one of {', '.join(SOURCES)}"
+            problems["source"] = _("must be one of %(values)s", values=", ".join(SOURCES))
         stmt = stmt.where(Case.source == params.source)
     for field, value in (("reported_from", params.reported_from), ("reported_to", params.reported_to)):
         if value is not None and value.utcoffset() is None:
-            problems[field] = "must be a timezone-aware date and time"
+            problems[field] = _("must be a date and time with its time zone")
     if problems:
-        raise ValidationFailed("invalid case filter", problems)
+        raise ValidationFailed(_("Invalid case filter: check the marked fields."), problems)
     if params.overdue is not None:
         clause = overdue_clause(params.now or utcnow())
         stmt = stmt.where(clause if params.overdue else ~clause)
@@ -153,9 +154,9 @@ class CasePage:
 def page_of(stmt: Select, *, page: int = 1, per_page: int = 50) -> CasePage:
     """Page ``page`` (from 1) of the sorted list ``stmt``, ``per_page`` cases long."""
     if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise ValidationFailed.field("page", "must be a whole number, 1 or more")
+        raise ValidationFailed.field("page", _("must be a whole number, 1 or more"))
     if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationFailed.field("per_page", f"must be between 1 and {MAX_PER_PAGE}")
+        raise ValidationFailed.field("per_page", _("must be between 1 and %(count)d", count=MAX_PER_PAGE))
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
     return CasePage(items, page, per_page, total)

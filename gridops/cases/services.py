@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
@@ -44,6 +45,7 @@ from gridops.catalogue.routing import suggest_unit
 from gridops.db import utcnow
 from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationFailed
 from gridops.extensions import db
+from gridops.i18n import current_locale
 from gridops.org.models import Department
 from gridops.territory.datum import check_datum
 from gridops.territory.locator import locate
@@ -111,19 +113,21 @@ def file_case(
     """
     now = _now(now)
     if not is_signed_in(reporter) or reporter.role_enum not in FILING_ROLES:
-        raise NotAllowed("you may not file cases")
+        raise NotAllowed(_("You may not file cases."))
     problems: dict[str, str] = {}
     if source not in SOURCES:
-        problems["source"] = f"must be one of {', '.join(SOURCES)}"
+        problems["source"] = _("must be one of %(values)s", values=", ".join(SOURCES))
     else:
         sources = FILING_ROLES[reporter.role_enum]
         if sources is not None and source not in sources:
-            problems["source"] = f"your role may file only {', '.join(sorted(sources))} cases"
+            problems["source"] = _(
+                "your role may file only these sources: %(values)s", values=", ".join(sorted(sources))
+            )
     if case_type not in ("component", "event"):
-        problems["case_type"] = "must be component or event"
+        problems["case_type"] = _("must be component or event")
     for name, value in (("x", x), ("y", y)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            problems[name] = "must be a finite number"
+            problems[name] = _("must be a finite number")
     try:
         datum = check_datum(datum)
     except ValidationFailed as exc:
@@ -134,32 +138,32 @@ def file_case(
         or not math.isfinite(accuracy_m)
         or accuracy_m < 0
     ):
-        problems["accuracy_m"] = "must be a number of metres, 0 or more"
+        problems["accuracy_m"] = _("must be a number of metres, 0 or more")
     _check_text(problems, "address", address, MAX_ADDRESS)
     _check_text(problems, "description", description, MAX_DESCRIPTION)
     if urgency not in URGENCIES:
-        problems["urgency"] = f"must be one of {', '.join(URGENCIES)}"
+        problems["urgency"] = _("must be one of %(values)s", values=", ".join(URGENCIES))
     if idempotency_key is not None and (
         not isinstance(idempotency_key, str)
         or not idempotency_key.strip()
         or len(idempotency_key) > MAX_IDEMPOTENCY_KEY
     ):
-        problems["idempotency_key"] = f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+        problems["idempotency_key"] = _("must be 1 to %(count)d characters", count=MAX_IDEMPOTENCY_KEY)
     photos = tuple(photos)
     if len(photos) > MAX_PHOTOS:
-        problems["photos"] = f"at most {MAX_PHOTOS} photos per step"
+        problems["photos"] = _("at most %(count)d photos per step", count=MAX_PHOTOS)
     if self_handled:
         if reporter.role_enum is not Role.GRID_WORKER or source != "patrol":
-            problems["self_handled"] = "only a grid worker's patrol report can be self-handled"
+            problems["self_handled"] = _("only a grid worker's patrol report can be self-handled")
         elif not photos:
-            problems["photos"] = "a self-handled case needs a photo after handling"
+            problems["photos"] = _("a self-handled case needs a photo after handling")
     small_class = standard = None
     if "case_type" not in problems:
         small_class = _small_class(case_type, small_class_code, problems)
     if small_class is not None:
         standard = _standard(small_class, standard_id, problems)
     if problems:
-        raise ValidationFailed("the case cannot be filed", problems)
+        raise ValidationFailed(_("The case cannot be filed: check the marked fields."), problems)
 
     if idempotency_key is not None:
         existing = _case_by_key(idempotency_key)
@@ -219,9 +223,9 @@ def file_case(
 
 def _check_text(problems: dict, field: str, value, limit: int) -> None:
     if not isinstance(value, str):
-        problems[field] = "must be text"
+        problems[field] = _("must be text")
     elif len(value) > limit:
-        problems[field] = f"at most {limit} characters"
+        problems[field] = _("at most %(count)d characters", count=limit)
 
 
 def _small_class(case_type: str, code, problems: dict) -> SmallClass | None:
@@ -236,7 +240,7 @@ def _small_class(case_type: str, code, problems: dict) -> SmallClass | None:
         )
     )
     if small_class is None:
-        problems["small_class"] = f"no active {case_type} small class {code!r}"
+        problems["small_class"] = _("no active small class has the code %(code)s", code=repr(code))
     return small_class
 
 
@@ -244,13 +248,13 @@ def _standard(small_class: SmallClass, standard_id, problems: dict) -> FilingSta
     active = [s for s in small_class.standards if s.active]
     if standard_id is None:
         if not active:
-            problems["small_class"] = "has no active filing standard"
+            problems["small_class"] = _("has no active filing standard")
             return None
         return active[0]
     for standard in active:
         if standard.id == standard_id:
             return standard
-    problems["standard_id"] = "is not an active filing standard of this small class"
+    problems["standard_id"] = _("is not an active filing standard of this small class")
     return None
 
 
@@ -260,7 +264,7 @@ def _case_by_key(key: str) -> Case | None:
 
 def _same_report(case: Case, reporter: User) -> Case:
     if case.reporter_id != reporter.id:
-        raise ValidationFailed.field("idempotency_key", "already used for another report")
+        raise ValidationFailed.field("idempotency_key", _("already used for another report"))
     return case
 
 
@@ -296,7 +300,7 @@ def take_action(
     """Take the action named ``action_name`` of the transition table on ``case`` as ``actor``."""
     action = action_for(action_name)
     if action is None:
-        raise ValidationFailed.field("action", f"unknown action {action_name!r}")
+        raise ValidationFailed.field("action", _("unknown action %(name)s", name=repr(action_name)))
     return SERVICES[action.name](
         case,
         actor,
@@ -347,19 +351,27 @@ def _begin(case: Case, name: str, actor: User, expected_version: int | None, inp
     """Check version, role, source state, scope, required inputs and guard, in that order."""
     action = ACTIONS[name]
     if expected_version is not None and expected_version != case.version:
-        raise StaleCase("the case changed since you loaded it; reload and try again")
+        raise _stale()
     if not has_role(actor, *action.roles):
-        raise NotAllowed(f"your role may not {action.label_en.lower()}")
+        raise NotAllowed(_("Your role may not take this step: %(action)s.", action=action_label(action)))
     if case.state_enum not in action.sources:
-        raise InvalidTransition(f"a {case.state} case cannot be acted on with {name}")
+        raise InvalidTransition(
+            _("This step (%(action)s) is not possible in the case's current state.",
+              action=action_label(action))
+        )
     if not in_scope(case, actor, action.scope):
-        raise NotAllowed("this case is outside your responsibility")
+        raise NotAllowed(_("This case is outside your responsibility."))
     step = _Step(case, action, actor, inputs, now)
     _check_inputs(step)
     problem = _guard_problem(step.case, action, step.now)
     if problem:
         raise InvalidTransition(problem)
     return step
+
+
+def action_label(action: Action) -> str:
+    """The action's name in the current language."""
+    return action.label_en if current_locale() == "en" else action.label_zh
 
 
 def in_scope(case: Case, actor: User, scope: Scope) -> bool:
@@ -406,20 +418,20 @@ def _check_inputs(step: _Step) -> None:
     }
     for required in step.action.required:
         if not values[required]:
-            problems[INPUT_FIELDS[required]] = "is required"
+            problems[INPUT_FIELDS[required]] = _("is required")
     for field, value in (("reason", step.reason), ("note", step.note), ("instruction", step.instruction)):
         if value and len(value) > MAX_TEXT:
-            problems[field] = f"at most {MAX_TEXT} characters"
+            problems[field] = _("at most %(count)d characters", count=MAX_TEXT)
     if len(step.photos) > MAX_PHOTOS:
-        problems["photos"] = f"at most {MAX_PHOTOS} photos per step"
+        problems["photos"] = _("at most %(count)d photos per step", count=MAX_PHOTOS)
     if step.due_at is not None and (not isinstance(step.due_at, datetime) or step.due_at.utcoffset() is None):
-        problems["due_at"] = "must be a timezone-aware date and time"
+        problems["due_at"] = _("must be a date and time with its time zone")
     if step.unit_id is not None and Input.UNIT in step.action.required and "unit_id" not in problems:
         unit = db.session.get(Department, step.unit_id) if isinstance(step.unit_id, int) else None
         if unit is None or not unit.active:
-            problems["unit_id"] = "is not an active handling unit"
+            problems["unit_id"] = _("is not an active handling unit")
     if problems:
-        raise ValidationFailed(f"{step.action.name}: missing or invalid input", problems)
+        raise ValidationFailed(_("Missing or invalid input: check the marked fields."), problems)
 
 
 def _pending(case: Case, kind: str | None = None) -> CaseRequest | None:
@@ -435,21 +447,21 @@ def _guard_problem(case: Case, action: Action, now: datetime) -> str | None:
     if guard is None:
         return None
     if guard == "no_pending_request":
-        return "a request is already waiting for the shift leader" if _pending(case) else None
+        return _("A request is already waiting for the shift leader.") if _pending(case) else None
     if guard == "before_deadline":
         if _pending(case):
-            return "a request is already waiting for the shift leader"
+            return _("A request is already waiting for the shift leader.")
         if case.handle_due_at is None or now >= case.handle_due_at:
-            return "an extension must be asked for before the deadline"
+            return _("An extension must be asked for before the deadline.")
         return None
     if guard.startswith("pending_"):
         kind = guard.removeprefix("pending_")
-        return None if _pending(case, kind) else f"no {kind} request is waiting"
+        return None if _pending(case, kind) else _("No such request is waiting for a decision.")
     if guard == "self_handleable":
-        return None if case.source == "patrol" else "only a patrol report can be fixed on the spot"
+        return None if case.source == "patrol" else _("Only a patrol report can be fixed on the spot.")
     if guard == "dissatisfied_callback":
         if case.source not in VERIFIED_SOURCES or case.self_handled or case.holder_department_id is None:
-            return "only a handled hotline or public report can be reopened after a callback"
+            return _("Only a handled hotline or public report can be reopened after a callback.")
         return None
     raise LookupError(f"guard {guard!r} of {action.name} has no check")
 
@@ -547,7 +559,7 @@ def redispatch_case(case, actor, *, expected_version=None, now=None, **inputs) -
     """改派: the dispatcher sends a not-yet-signed case to another unit, with the reason."""
     step = _begin(case, "redispatch", actor, expected_version, inputs, now)
     if step.unit_id == case.holder_department_id:
-        raise ValidationFailed.field("unit_id", "already holds the case")
+        raise ValidationFailed.field("unit_id", _("already holds the case"))
     step.payload["from_unit_id"] = case.holder_department_id
     _send_to_unit(step)
     return step.finish()
@@ -632,7 +644,7 @@ def request_extension(case, actor, *, expected_version=None, now=None, **inputs)
     """申请延期: before the deadline, the unit asks for a later due time, with the reason."""
     step = _begin(case, "request_extension", actor, expected_version, inputs, now)
     if step.due_at <= case.handle_due_at:
-        raise ValidationFailed.field("due_at", "must be later than the current due time")
+        raise ValidationFailed.field("due_at", _("must be later than the current due time"))
     return _request(step, "extension")
 
 
@@ -791,11 +803,16 @@ SERVICES: dict[str, Callable[..., CaseEvent]] = {
 # Helpers
 
 
+def _stale() -> StaleCase:
+    """The error for an action on a case that changed since the actor loaded it (HTTP 409)."""
+    return StaleCase(_("The case has changed since you loaded it. Reload it and try again."))
+
+
 def _now(now: datetime | None) -> datetime:
     if now is None:
         return utcnow()
     if not isinstance(now, datetime) or now.utcoffset() is None:
-        raise ValidationFailed.field("now", "must be a timezone-aware date and time")
+        raise ValidationFailed.field("now", _("must be a date and time with its time zone"))
     return now
 
 
@@ -825,7 +842,7 @@ def _flush() -> None:
     try:
         db.session.flush()
     except StaleDataError:
-        raise StaleCase("the case changed since you loaded it; reload and try again") from None
+        raise _stale() from None
 
 
 def _attach(case: Case, event: CaseEvent, photos: tuple, actor: User, step: str) -> None:
