@@ -1,4 +1,4 @@
-"""Case photos: content-based validation, processing, atomic content-addressed storage, attaching."""
+"""Case photos: content-based validation, processing, atomic content-addressed storage, serving by scope."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from PIL import ExifTags, Image, ImageCms
 from werkzeug.datastructures import FileStorage
 
+from gridops.auth.tokens import issue_token
 from gridops.cases import photos as photos_module
 from gridops.cases.models import Case, CaseEvent, CasePhoto
 from gridops.cases.photos import (
@@ -27,7 +28,7 @@ from gridops.cases.photos import (
 from gridops.catalogue.models import BigClass, SmallClass
 from gridops.errors import ValidationFailed
 from gridops.extensions import db
-from tests.factories import make_small_city, make_user
+from tests.factories import make_department, make_small_city, make_user
 
 RED, BLUE, WHITE = (220, 20, 20), (20, 20, 220), (255, 255, 255)
 
@@ -448,3 +449,101 @@ def test_attach_photos_refuses_an_unknown_kind_and_a_tenth_photo_on_a_step(media
     with pytest.raises(ValidationFailed) as exc:
         attach_photos(case, event, [stored], None)
     assert reason(exc) == "at most 9 photos per step"
+
+
+@pytest.fixture
+def scene(app, media_root):
+    """A case in grid 1 with one photo, and callers inside and outside its scope (as plain data).
+
+    Built in its own app context: what the request loads into ``g`` (the anonymous user)
+    must not leak into the test client's requests, which share the fixture's app context.
+    """
+    with app.app_context(), app.test_request_context(headers={"Accept-Language": "en"}):
+        city = make_small_city()
+        sanitation = make_department()
+        parks = make_department(code="PARK01", name="园林处", kind="landscaping")
+        case = make_case(city["grid1"], holder_department_id=sanitation.id)
+        event = CaseEvent(case_id=case.id, action="file")
+        db.session.add(event)
+        (photo,) = attach_photos(case, event, [store_photo(encode(halves((900, 300)), "PNG"))], None)
+        users = {
+            "area lead of grid 1": make_user("lead1", role="area_lead", area=city["grid1"]),
+            "area lead of grid 2": make_user("lead2", role="area_lead", area=city["grid2"]),
+            "unit staff holding it": make_user("san", role="unit_staff", department=sanitation),
+            "unit staff of another unit": make_user("park", role="unit_staff", department=parks),
+            "leader": make_user("boss", role="leader"),
+            "grid worker without an area": make_user("nobody", role="grid_worker"),
+        }
+        db.session.commit()
+        tokens = {name: issue_token(user, "tablet")[1] for name, user in users.items()}
+        db.session.commit()
+        return {
+            "id": photo.id,
+            "path": photo.path,
+            "thumb_path": photo.thumb_path,
+            "sha256": photo.sha256,
+            "tokens": tokens,
+        }
+
+
+def get(client, url, secret, **headers):
+    """GET with a bearer token; the body is read and the served file closed."""
+    response = client.get(url, headers={"Authorization": f"Bearer {secret}", "Accept-Language": "en", **headers})
+    response.get_data()
+    response.close()
+    return response
+
+
+@pytest.mark.parametrize("caller", ["area lead of grid 1", "unit staff holding it", "leader"])
+def test_callers_who_see_the_case_get_the_photo_and_thumbnail(client, scene, media_root, caller):
+    secret = scene["tokens"][caller]
+    response = get(client, f"/api/v1/photos/{scene['id']}", secret)
+    assert response.status_code == 200
+    assert response.mimetype == "image/jpeg"
+    assert response.data == (media_root / scene["path"]).read_bytes()
+    assert Image.open(io.BytesIO(response.data)).size == (900, 300)
+    assert response.headers["ETag"] == f'"{scene["sha256"]}"'
+    cache = response.cache_control
+    assert cache.private and not cache.public and cache.immutable and cache.max_age == 365 * 24 * 3600
+    assert {"Cookie", "Authorization"} <= set(response.vary)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    thumb = get(client, f"/api/v1/photos/{scene['id']}/thumb", secret)
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(thumb.data)).size == (320, 107)
+
+
+@pytest.mark.parametrize(
+    "caller", ["area lead of grid 2", "unit staff of another unit", "grid worker without an area"]
+)
+def test_callers_outside_the_scope_get_the_same_404_as_for_a_missing_photo(client, scene, caller):
+    secret = scene["tokens"][caller]
+    missing = get(client, f"/api/v1/photos/{scene['id'] + 1000}", secret)
+    assert missing.status_code == 404
+    for url in (f"/api/v1/photos/{scene['id']}", f"/api/v1/photos/{scene['id']}/thumb"):
+        response = get(client, url, secret)
+        assert response.status_code == 404
+        assert response.get_json() == missing.get_json()
+        assert response.get_json()["error"] == "not_found"
+        assert set(response.get_json()) == {"error", "message", "fields"}
+
+
+def test_photo_needs_a_signed_in_caller(client, scene):
+    response = client.get(f"/api/v1/photos/{scene['id']}")
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "not_authenticated"
+
+
+def test_photo_is_served_conditionally(client, scene):
+    secret = scene["tokens"]["leader"]
+    url = f"/api/v1/photos/{scene['id']}"
+    again = get(client, url, secret, **{"If-None-Match": f'"{scene["sha256"]}"'})
+    assert again.status_code == 304 and again.data == b""
+    part = get(client, url, secret, Range="bytes=0-9")
+    assert part.status_code == 206 and len(part.data) == 10
+
+
+def test_a_photo_whose_file_is_gone_answers_404_not_500(client, scene, media_root):
+    (media_root / scene["thumb_path"]).unlink()
+    response = get(client, f"/api/v1/photos/{scene['id']}/thumb", scene["tokens"]["leader"])
+    assert response.status_code == 404
+    assert response.get_json()["fields"] == {"photo_id": "file missing"}

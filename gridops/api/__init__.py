@@ -33,3 +33,4 @@ def authenticate():
 from gridops.api import territory  # noqa: E402,F401  (routes register on bp)
 from gridops.auth import api as auth_api  # noqa: E402,F401  (routes register on bp)
 from gridops.api import catalogue  # noqa: E402,F401  (routes register on bp)
+from gridops.api import photos  # noqa: E402,F401  (routes register on bp)
