@@ -57,12 +57,14 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from gridops.api import bp as api_bp
     from gridops.auth.views import bp as auth_bp
+    from gridops.cases.views import bp as cases_bp
     from gridops.territory.views import bp as territory_bp
     from gridops.web.views import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(territory_bp)
+    app.register_blueprint(cases_bp)
     app.register_blueprint(api_bp)
 
 

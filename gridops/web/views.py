@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridops.auth.services import set_locale
 from gridops.auth.sessions import safe_next_url
+from gridops.cases.views import CASE_ROLES
 from gridops.errors import ValidationFailed
 from gridops.extensions import db, limiter
 
@@ -18,7 +19,9 @@ bp = Blueprint("web", __name__)
 @bp.route("/")
 @login_required
 def home():
-    """Signed-in users start on the territory map."""
+    """Those who work cases start on the case list, everyone else on the territory map."""
+    if current_user.role_enum in CASE_ROLES:
+        return redirect(url_for("cases.case_list"))
     return redirect(url_for("territory.map_page"))
 
 
