@@ -6,6 +6,7 @@ import errno
 import hashlib
 import io
 import os
+import random
 import struct
 import zlib
 
@@ -322,6 +323,28 @@ def test_png_with_a_damaged_chunk_is_refused_as_corrupt(media):
     assert reason(exc) == "image is corrupt"
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "MPO"])
+def test_damaged_uploads_are_stored_or_refused_never_crash(media, fmt):
+    """Seeded byte flips, cuts and insertions in a valid image: each is stored or refused as invalid."""
+    image = Image.blend(halves((60, 40)), Image.effect_noise((60, 40), 30).convert("RGB"), 0.4)
+    data = encode(image, fmt, **({"save_all": True, "append_images": [image]} if fmt == "MPO" else {}))
+    rng = random.Random(fmt)
+    for _ in range(60):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 6)):
+            at, roll = rng.randrange(len(damaged)), rng.random()
+            if roll < 0.6:
+                damaged[at] = rng.randrange(256)
+            elif roll < 0.8:
+                del damaged[at : at + rng.randint(1, 40)]
+            else:
+                damaged[at:at] = rng.randbytes(rng.randint(1, 20))
+        try:
+            store_photo(bytes(damaged))
+        except ValidationFailed as exc:
+            assert set(exc.fields) == {"photos"}
+
+
 def _png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims ``width`` × ``height``: a decompression bomb's shape."""
     data = picture("PNG", size=(1, 1))
@@ -547,3 +570,11 @@ def test_a_photo_whose_file_is_gone_answers_404_not_500(client, scene, media_roo
     response = get(client, f"/api/v1/photos/{scene['id']}/thumb", scene["tokens"]["leader"])
     assert response.status_code == 404
     assert response.get_json()["fields"] == {"photo_id": "file missing"}
+
+
+def test_a_signed_in_page_session_can_show_the_photo(client, auth, scene):
+    """Case pages show photos with <img src>: the browser sends its session cookie, no token."""
+    auth.login("lead1")
+    response = client.get(f"/api/v1/photos/{scene['id']}/thumb")
+    response.close()
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"

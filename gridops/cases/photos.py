@@ -52,7 +52,8 @@ ACCEPTED_FORMATS = {*OPEN_FORMATS, "MPO"}
 FILE_MODE = 0o640
 
 _READ_CHUNK = 1024 * 1024
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError)
+#: What Pillow raises on malformed input (its warnings too, where warnings are made errors).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, UserWarning)
 _RGB_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N"}
 
