@@ -21,14 +21,18 @@ from gridops.errors import NotFound
 from gridops.extensions import db
 
 CACHE_SECONDS = 365 * 24 * 3600
+#: Ids beyond the database's integer column cannot exist; asking the database would fail.
+MAX_ID = 2**31 - 1
 
 
 def _visible_photo(photo_id: int) -> CasePhoto:
     """The photo when its case is visible to the caller; otherwise 404, whether it exists or not."""
     visible_ids = visible_cases(current_user).with_only_columns(Case.id)
-    photo = db.session.scalar(
-        select(CasePhoto).where(CasePhoto.id == photo_id, CasePhoto.case_id.in_(visible_ids))
-    )
+    photo = None
+    if photo_id <= MAX_ID:
+        photo = db.session.scalar(
+            select(CasePhoto).where(CasePhoto.id == photo_id, CasePhoto.case_id.in_(visible_ids))
+        )
     if photo is None:
         raise NotFound(_("There is no such photo."), {"photo_id": _("unknown")})
     return photo
