@@ -38,6 +38,8 @@ Environment variables (all optional except SECRET_KEY in production):
 ``GRIDOPS_DEFAULT_LOCALE``, ``GRIDOPS_TIMEZONE``, ``GRIDOPS_TILE_URL``,
 ``GRIDOPS_TILE_ATTRIBUTION``, ``GRIDOPS_MEDIA_DIR``, ``GRIDOPS_GRID_AREA_M2``
     Interface language, the city's time zone, the base map, uploads, nominal grid size.
+``GRIDOPS_MAX_REQUEST_MB``
+    Largest request body accepted, in MB (default 100: nine 10 MB photos and their form).
 """
 
 from __future__ import annotations
@@ -186,6 +188,10 @@ def load_config(environ: dict[str, str] | None = None, instance_path: str | None
         "GRIDOPS_GRID_AREA_M2": _int(
             "GRIDOPS_GRID_AREA_M2", env.get("GRIDOPS_GRID_AREA_M2"), 10_000, minimum=1
         ),
+        # Nine photos of up to 10 MB each, plus the form around them.
+        "MAX_CONTENT_LENGTH": _int(
+            "GRIDOPS_MAX_REQUEST_MB", env.get("GRIDOPS_MAX_REQUEST_MB"), 100, minimum=1
+        ) * 1024 * 1024,
     }
     if mode == "testing":
         cfg["TESTING"] = True

@@ -12,6 +12,7 @@ from gridops import create_app
 from gridops.config import check_config, load_config
 from gridops.errors import ConfigurationError
 from gridops.extensions import db
+from tests.factories import make_user
 
 STRONG_KEY = "0123456789abcdef0123456789abcdef"
 
@@ -179,3 +180,22 @@ def test_proxy_hops_take_the_client_address_from_the_proxy(clean_env, tmp_path):
     with app.app_context():
         db.engine.dispose()
     assert seen == {"addr": "203.0.113.9", "scheme": "https"}
+
+
+def test_an_oversized_request_gets_a_413_envelope(app, client):
+    make_user()
+    db.session.commit()
+    client.post("/login", data={"username": "worker", "password": "correct-horse-battery"})
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    try:
+        response = client.post("/api/v1/locate", data=b"x" * 4096, content_type="application/json")
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 100 * 1024 * 1024
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "request_entity_too_large"
+
+
+def test_request_size_limit_comes_from_the_environment():
+    assert load_config({"GRIDOPS_MAX_REQUEST_MB": "5"})["MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024
+    with pytest.raises(ConfigurationError, match="GRIDOPS_MAX_REQUEST_MB"):
+        load_config({"GRIDOPS_MAX_REQUEST_MB": "lots"})
