@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from flask import jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -41,19 +42,19 @@ HISTORY_ENTITIES = (
 def _only_active(args: Mapping) -> bool:
     raw = args.get("active", "true").strip().lower()
     if raw not in ("true", "all"):
-        raise ValidationFailed.field("active", "must be true (active entries only) or all")
+        raise ValidationFailed.field("active", _("must be true (active entries only) or all"))
     return raw == "true"
 
 
 def _require_admin() -> None:
     if not is_admin(current_user):
-        raise NotAllowed("only administrators may do this")
+        raise NotAllowed(_("Only administrators may do this."))
 
 
 def _body() -> Mapping:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ValidationFailed.field("body", "must be a JSON object")
+        raise ValidationFailed.field("body", _("must be a JSON object"))
     return data
 
 
@@ -64,9 +65,10 @@ def _integer_arg(args: Mapping, name: str, default: int, minimum: int, maximum: 
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationFailed.field(name, "must be a whole number") from None
+        raise ValidationFailed.field(name, _("must be a whole number")) from None
     if not minimum <= value <= maximum:
-        raise ValidationFailed.field(name, f"must be between {minimum} and {maximum}")
+        reason = _("must be between %(minimum)d and %(maximum)d", minimum=minimum, maximum=maximum)
+        raise ValidationFailed.field(name, reason)
     return value
 
 
@@ -138,21 +140,21 @@ def unit_dict(row: Department) -> dict:
 def _small_class_or_404(full_code: str) -> SmallClass:
     row = services.small_class_by_full_code(full_code)
     if row is None:
-        raise NotFound(f"no small class has the code {full_code!r}")
+        raise NotFound(_("no small class has the code %(code)s", code=full_code))
     return row
 
 
 def _standard_or_404(standard_id: int) -> FilingStandard:
     row = db.session.get(FilingStandard, standard_id)
     if row is None:
-        raise NotFound(f"no filing standard has the id {standard_id}")
+        raise NotFound(_("No filing standard has this id."))
     return row
 
 
 def _rule_or_404(rule_id: int) -> RoutingRule:
     row = db.session.get(RoutingRule, rule_id)
     if row is None:
-        raise NotFound(f"no routing rule has the id {rule_id}")
+        raise NotFound(_("No routing rule has this id."))
     return row
 
 
@@ -212,7 +214,7 @@ def list_units():
     kind = request.args.get("kind", "").strip()
     if kind:
         if not re.fullmatch(r"[a-z][a-z_]{0,31}", kind):
-            raise ValidationFailed.field("kind", "must be a department kind such as sanitation")
+            raise ValidationFailed.field("kind", _("must be a department kind such as sanitation or law_enforcement"))
         stmt = stmt.where(Department.kind == kind)
     return jsonify({"units": [unit_dict(row) for row in db.session.scalars(stmt)]})
 
@@ -226,7 +228,7 @@ def catalogue_history():
     entity = args.get("entity", "").strip()
     if entity:
         if entity not in HISTORY_ENTITIES:
-            raise ValidationFailed.field("entity", f"must be one of {', '.join(HISTORY_ENTITIES)}")
+            raise ValidationFailed.field("entity", _("must be one of %(values)s", values=", ".join(HISTORY_ENTITIES)))
         stmt = stmt.where(CatalogueChange.entity == entity)
     if args.get("entity_id", "").strip():
         stmt = stmt.where(CatalogueChange.entity_id == _integer_arg(args, "entity_id", 0, 0, 2**31 - 1))
@@ -387,9 +389,9 @@ def set_calendar_day(day: str):
     data = _body()
     unknown = sorted(set(data) - {"working", "note"})
     if unknown:
-        raise ValidationFailed("unknown fields", {name: "unknown field" for name in unknown})
+        raise ValidationFailed(_("Check the marked fields."), {name: _("unknown field") for name in unknown})
     if "working" not in data:
-        raise ValidationFailed.field("working", "required")
+        raise ValidationFailed.field("working", _("required"))
     row = calendar_store.set_calendar_day(current_user, day, data["working"], data.get("note", ""))
     db.session.commit()
     return jsonify(_day_ruling(row.day))
@@ -411,7 +413,7 @@ def enter_calendar_year():
     data = _body()
     unknown = sorted(set(data) - {"year"})
     if unknown:
-        raise ValidationFailed("unknown fields", {name: "unknown field" for name in unknown})
+        raise ValidationFailed(_("Check the marked fields."), {name: _("unknown field") for name in unknown})
     years = calendar_store.enter_calendar_year(current_user, data.get("year"))
     db.session.commit()
     return jsonify({"entered_years": years})

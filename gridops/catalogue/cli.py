@@ -23,7 +23,9 @@ calendar_cli = AppGroup("calendar", help="The working calendar: holidays and adj
 
 def _fail(exc: DomainError) -> click.ClickException:
     db.session.rollback()
-    details = "".join(f"\n  {field}: {reason}" for field, reason in exc.fields.items())
+    details = "".join(
+        f"\n  {field}: {reason}" for field, reason in exc.fields.items() if f"{field}: {reason}" != exc.message
+    )
     return click.ClickException(exc.message + details)
 
 

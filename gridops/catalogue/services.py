@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from gridops.auth.models import User
@@ -67,7 +68,7 @@ class _Invalid(Exception):
 def _plain(value: str) -> str:
     """``value`` unless it holds control characters (NUL cannot even be stored)."""
     if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
-        raise _Invalid("must not contain control characters")
+        raise _Invalid(_("must not contain control characters"))
     return value
 
 
@@ -76,12 +77,12 @@ def _text(max_length: int, *, required: bool = True) -> Callable[[object], str |
         if value is None and not required:
             return None
         if not isinstance(value, str):
-            raise _Invalid("must be text")
+            raise _Invalid(_("must be text"))
         value = _plain(value).strip()
         if required and not value:
-            raise _Invalid("must not be empty")
+            raise _Invalid(_("must not be empty"))
         if len(value) > max_length:
-            raise _Invalid(f"must be at most {max_length} characters")
+            raise _Invalid(_("at most %(count)d characters", count=max_length))
         return value if value or required else None
 
     return parse
@@ -92,9 +93,9 @@ def _free_text(max_length: int) -> Callable[[object], str]:
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise _Invalid("must be text")
+            raise _Invalid(_("must be text"))
         if len(value.strip()) > max_length:
-            raise _Invalid(f"must be at most {max_length} characters")
+            raise _Invalid(_("at most %(count)d characters", count=max_length))
         return _plain(value).strip()
 
     return parse
@@ -105,7 +106,8 @@ def _choice(options: tuple[str, ...], *, nullable: bool = False) -> Callable[[ob
         if value is None and nullable:
             return None
         if value not in options:
-            raise _Invalid(f"must be one of {', '.join(options)}" + (" or null" if nullable else ""))
+            values = ", ".join(options) + (", null" if nullable else "")
+            raise _Invalid(_("must be one of %(values)s", values=values))
         return value
 
     return parse
@@ -114,9 +116,11 @@ def _choice(options: tuple[str, ...], *, nullable: bool = False) -> Callable[[ob
 def _integer(minimum: int, maximum: int) -> Callable[[object], int]:
     def parse(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid("must be a whole number")
+            raise _Invalid(_("must be a whole number"))
         if not minimum <= value <= maximum:
-            raise _Invalid(f"must be between {minimum} and {maximum}")
+            raise _Invalid(
+                _("must be between %(minimum)d and %(maximum)d", minimum=minimum, maximum=maximum)
+            )
         return value
 
     return parse
@@ -124,14 +128,14 @@ def _integer(minimum: int, maximum: int) -> Callable[[object], int]:
 
 def _boolean(value: object) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid("must be true or false")
+        raise _Invalid(_("must be true or false"))
     return value
 
 
 def _digits(length: int) -> Callable[[object], str]:
     def parse(value: object) -> str:
         if not isinstance(value, str) or not re.fullmatch(rf"\d{{{length}}}", value):
-            raise _Invalid(f"must be {length} digits")
+            raise _Invalid(_("must be %(count)d digits", count=length))
         return value
 
     return parse
@@ -141,7 +145,7 @@ def _unit_kind(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _UNIT_KIND.fullmatch(value):
-        raise _Invalid("must be a department kind such as sanitation or law_enforcement")
+        raise _Invalid(_("must be a department kind such as sanitation or law_enforcement"))
     return value
 
 
@@ -149,30 +153,30 @@ def _small_class_ref(value: object) -> SmallClass | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Invalid("must be a small class's full code such as E0101, or null for any class")
+        raise _Invalid(_("must be a small class's full code such as E0101, or null for any class"))
     small_class = small_class_by_full_code(value)
     if small_class is None:
-        raise _Invalid(f"no small class has the code {value!r}")
+        raise _Invalid(_("no small class has the code %(code)s", code=value))
     return small_class
 
 
 def _area_ref(value: object) -> Area:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Za-z_.-]{1,32}", value):
-        raise _Invalid("must be an area code")
+        raise _Invalid(_("must be an area code"))
     area = db.session.scalar(select(Area).where(Area.code == value, Area.active.is_(True)))
     if area is None:
-        raise _Invalid(f"no active area has the code {value!r}")
+        raise _Invalid(_("no active area has the code %(code)s", code=value))
     return area
 
 
 def _department_ref(value: object) -> Department:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Za-z_.-]{1,32}", value):
-        raise _Invalid("must be a department code")
+        raise _Invalid(_("must be a department code"))
     department = db.session.scalar(
         select(Department).where(Department.code == value, Department.active.is_(True))
     )
     if department is None:
-        raise _Invalid(f"no active department has the code {value!r}")
+        raise _Invalid(_("no active department has the code %(code)s", code=value))
     return department
 
 
@@ -220,13 +224,13 @@ def _validate(
 ) -> dict:
     """Parse ``data`` against ``fields``; every problem at once, each named by its field."""
     if not isinstance(data, Mapping):
-        raise ValidationFailed.field("body", "must be a JSON object")
+        raise ValidationFailed.field("body", _("must be a JSON object"))
     values, problems = {}, {}
     for name, value in data.items():
         if name not in fields:
-            problems[str(name)] = "unknown field"
+            problems[str(name)] = _("unknown field")
         elif name in fixed:
-            problems[name] = "cannot be changed; create a new entry instead"
+            problems[name] = _("cannot be changed; create a new entry instead")
         else:
             try:
                 values[name] = fields[name](value)
@@ -234,9 +238,9 @@ def _validate(
                 problems[name] = str(exc)
     for name in required:
         if name not in data:
-            problems[name] = "required"
+            problems[name] = _("required")
     if problems:
-        raise ValidationFailed("; ".join(f"{k}: {v}" for k, v in problems.items()), problems)
+        raise ValidationFailed(_("Check the marked fields."), problems)
     return values
 
 
@@ -246,7 +250,7 @@ def _validate(
 def _check_admin(actor: User | None) -> None:
     """``actor`` None is the command line; anyone else must be an administrator."""
     if actor is not None and not is_admin(actor):
-        raise NotAllowed("only administrators may edit the catalogue")
+        raise NotAllowed(_("Only administrators may edit the catalogue."))
 
 
 def _record(entity: str, entity_id: int, action: str, actor: User | None, before, after) -> CatalogueChange:
@@ -329,7 +333,7 @@ def small_class_by_full_code(full_code: str) -> SmallClass | None:
 def find_small_class(case_type: str, code: str) -> SmallClass:
     """The active small class ``code`` of ``case_type`` (under an active big class)."""
     if case_type not in CASE_TYPES:
-        raise ValidationFailed.field("case_type", f"must be one of {', '.join(CASE_TYPES)}")
+        raise ValidationFailed.field("case_type", _("must be one of %(values)s", values=", ".join(CASE_TYPES)))
     small_class = db.session.scalar(
         select(SmallClass)
         .join(SmallClass.big_class)
@@ -341,7 +345,7 @@ def find_small_class(case_type: str, code: str) -> SmallClass:
         )
     )
     if small_class is None:
-        raise ValidationFailed.field("small_class", f"no active {case_type} class has the code {code!r}")
+        raise ValidationFailed.field("small_class", _("no active small class has the code %(code)s", code=repr(code)))
     return small_class
 
 
@@ -432,7 +436,7 @@ def create_big_class(actor: User | None, data: Mapping) -> BigClass:
         select(BigClass.id).where(BigClass.case_type == values["case_type"], BigClass.code == values["code"])
     )
     if exists is not None:
-        raise ValidationFailed.field("code", f"{values['case_type']} big class {values['code']} exists already")
+        raise ValidationFailed.field("code", _("this big class exists already"))
     row = BigClass()
     _apply(row, values)
     row.active = values.get("active", True)
@@ -476,12 +480,12 @@ def create_small_class(actor: User | None, data: Mapping) -> SmallClass:
         select(BigClass).where(BigClass.case_type == case_type, BigClass.code == code[:2])
     )
     if big_class is None:
-        raise ValidationFailed.field("code", f"no {case_type} big class {code[:2]} for this code")
+        raise ValidationFailed.field("code", _("no big class %(code)s of this type", code=code[:2]))
     exists = db.session.scalar(
         select(SmallClass.id).where(SmallClass.case_type == case_type, SmallClass.code == code)
     )
     if exists is not None:
-        raise ValidationFailed.field("code", f"{case_type} small class {code} exists already")
+        raise ValidationFailed.field("code", _("this small class exists already"))
     row = SmallClass(big_class=big_class)
     _apply(row, values)
     row.active = values.get("active", True)
@@ -519,7 +523,7 @@ def deactivate_small_class(actor: User | None, row: SmallClass) -> SmallClass:
 def _check_keeps_an_active_standard(row: FilingStandard) -> None:
     others = [s for s in row.small_class.standards if s.active and s.id != row.id]
     if not others:
-        raise ValidationFailed.field("active", "a small class needs at least one active filing standard")
+        raise ValidationFailed.field("active", _("a small class needs at least one active filing standard"))
 
 
 def create_standard(actor: User | None, small_class: SmallClass, data: Mapping) -> FilingStandard:

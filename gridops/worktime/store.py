@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app, g
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from gridops.auth.models import User
@@ -40,7 +41,7 @@ _G_KEY = "_gridops_city_clock"
 def _check_admin(actor: User | None) -> None:
     """``actor`` None is the command line; anyone else must be an administrator."""
     if actor is not None and not is_admin(actor):
-        raise NotAllowed("only administrators may change the working calendar")
+        raise NotAllowed(_("Only administrators may change the working calendar."))
 
 
 def _record(entity: str, entity_id: int, action: str, actor: User | None, before, after) -> None:
@@ -86,7 +87,7 @@ def _day_dict(row: CalendarDay) -> dict:
 
 def _as_date(value, field: str = "day") -> date:
     if isinstance(value, datetime):
-        raise ValidationFailed.field(field, "must be a date, not a date and time")
+        raise ValidationFailed.field(field, _("must be a date, not a date and time"))
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -94,7 +95,7 @@ def _as_date(value, field: str = "day") -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValidationFailed.field(field, "must be a date as YYYY-MM-DD")
+    raise ValidationFailed.field(field, _("must be a date as YYYY-MM-DD"))
 
 
 def set_calendar_day(actor: User | None, day, working, note: str = "") -> CalendarDay:
@@ -103,11 +104,11 @@ def set_calendar_day(actor: User | None, day, working, note: str = "") -> Calend
     day = _as_date(day)
     fields = {}
     if not isinstance(working, bool):
-        fields["working"] = "must be true or false"
+        fields["working"] = _("must be true or false")
     if not isinstance(note, str) or len(note.strip()) > NOTE_MAX or any(ord(c) < 32 for c in note):
-        fields["note"] = f"must be one line of text of at most {NOTE_MAX} characters"
+        fields["note"] = _("must be one line of text of at most %(count)d characters", count=NOTE_MAX)
     if fields:
-        raise ValidationFailed("; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+        raise ValidationFailed(_("Check the marked fields."), fields)
     row = db.session.get(CalendarDay, day)
     before = _day_dict(row) if row is not None else None
     if row is None:
@@ -129,7 +130,7 @@ def clear_calendar_day(actor: User | None, day) -> None:
     day = _as_date(day)
     row = db.session.get(CalendarDay, day)
     if row is None:
-        raise ValidationFailed.field("day", f"{day} has no override")
+        raise ValidationFailed.field("day", _("%(day)s has no override", day=day.isoformat()))
     _record("calendar_day", _day_entity_id(day), "delete", actor, _day_dict(row), None)
     db.session.delete(row)
     _bump_version(actor)
@@ -146,12 +147,12 @@ def enter_calendar_year(actor: User | None, year) -> list[int]:
     """Declare ``year``'s holidays and adjusted working days entered: it stops being provisional."""
     _check_admin(actor)
     if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
-        raise ValidationFailed.field("year", "must be a year between 1900 and 2200")
+        raise ValidationFailed.field("year", _("must be a year between 1900 and 2200"))
     if year in OFFICIAL_YEARS:
-        raise ValidationFailed.field("year", f"{year} is in the official calendar already")
+        raise ValidationFailed.field("year", _("%(year)d is in the official calendar already", year=year))
     before = entered_years()
     if year in before:
-        raise ValidationFailed.field("year", f"{year} is entered already")
+        raise ValidationFailed.field("year", _("%(year)d is entered already", year=year))
     after = sorted([*before, year])
     _put_setting(ENTERED_YEARS_KEY, after, actor)
     _record("calendar_year", year, "create", actor, {"entered_years": before}, {"entered_years": after})
@@ -170,7 +171,7 @@ def set_work_schedule(actor: User | None, data: Mapping) -> WorkSchedule:
     """Replace the office hours (``WorkSchedule.to_dict()`` form, seasons included)."""
     _check_admin(actor)
     if not isinstance(data, Mapping):
-        raise ValidationFailed.field("schedule", "must be an object with hours and seasons")
+        raise ValidationFailed.field("schedule", _("must be an object with hours and seasons"))
     schedule = WorkSchedule.from_dict(data)
     before = work_schedule().to_dict()
     _put_setting(SCHEDULE_KEY, schedule.to_dict(), actor)
@@ -186,21 +187,21 @@ def _parse_thresholds(data: Mapping) -> dict[ClockType, Thresholds]:
     for name, value in data.items():
         field = f"thresholds.{name}"
         if name not in clocks:
-            fields[field] = f"unknown clock type; use one of {', '.join(clocks)}"
+            fields[field] = _("must be one of %(values)s", values=", ".join(clocks))
             continue
         if not isinstance(value, Mapping) or set(value) - {"yellow", "red"}:
-            fields[field] = "must be an object with yellow and red fractions"
+            fields[field] = _("must be an object with yellow and red fractions")
             continue
         numbers = [value.get(key, default) for key, default in (("yellow", 0.8), ("red", 1.0))]
         if not all(isinstance(n, (int, float)) and not isinstance(n, bool) and 0 < n <= 10 for n in numbers):
-            fields[field] = "yellow and red must be numbers above 0 and at most 10"
+            fields[field] = _("yellow and red must be numbers above 0 and at most 10")
             continue
         try:
             parsed[clocks[name]] = Thresholds(float(numbers[0]), float(numbers[1]))
         except ValidationFailed:
-            fields[field] = "need 0 < yellow <= red"
+            fields[field] = _("yellow must not exceed red")
     if fields:
-        raise ValidationFailed("; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+        raise ValidationFailed(_("Check the marked fields."), fields)
     return parsed
 
 
@@ -218,7 +219,7 @@ def set_warning_thresholds(actor: User | None, data: Mapping) -> dict[ClockType,
     """Set the yellow/red fractions of some clock types: ``{"working_hours": {"yellow": 0.75}}``."""
     _check_admin(actor)
     if not isinstance(data, Mapping):
-        raise ValidationFailed.field("thresholds", "must be an object keyed by clock type")
+        raise ValidationFailed.field("thresholds", _("must be an object keyed by clock type"))
     before = warning_thresholds()
     after = {**before, **_parse_thresholds(data)}
     _put_setting(THRESHOLDS_KEY, _thresholds_dict(after), actor)
