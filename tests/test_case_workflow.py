@@ -1,9 +1,9 @@
 """The transition table walked in full: every (state, action, role), in scope and out of it.
 
-For each action, the walk reaches every state through the real services and tries the action
-as every role inside a savepoint: allowed combinations succeed with their effects, the others are refused
-with the right error (NotAllowed for the role, InvalidTransition for the state, and
-ValidationFailed naming each missing input).
+For each action, the walk reaches every state through the real services and tries the
+action as every role inside a savepoint: allowed combinations succeed with their effects,
+the others are refused with the right error (NotAllowed for the role, InvalidTransition for
+the state, and ValidationFailed naming each missing input).
 """
 
 from __future__ import annotations
@@ -341,3 +341,23 @@ def test_colours_follow_the_current_stage(app):
     assert case_colour(case, later(1.01)) == "red"
     make_state(world, case, "closed")
     assert case_colour(case, later(100)) == ""
+
+
+def test_colour_budget_is_the_stage_limit_not_the_time_since_filing(app):
+    """A report verified four hours after filing has one working hour to register, from then."""
+    world = make_world()
+    case = make_case("verifying", world=world)
+    assert case_colour(case, later(20)) == "yellow"  # 24 urgent hours to verify
+    act(world, case, "verify", "grid_worker", photos=True, now=later(4))  # 14:00 local
+    assert case.register_due_at == later(5)
+    assert (case_colour(case, later(4.5)), case_colour(case, later(4.9))) == ("green", "yellow")
+
+
+def test_handling_colour_follows_an_extension(app):
+    """After an extension the handling stage is measured against the new due time."""
+    world = make_world()
+    case = make_case("handling", world=world)  # due 16:00 local, 4 working hours
+    assert case_colour(case, later(5.5)) == "yellow"
+    act(world, case, "request_extension", "unit_staff", reason="需要协调", due_at=later(24 + 6))
+    act(world, case, "approve_extension", "shift_leader")
+    assert case_colour(case, later(5.5)) == "green" and case_colour(case, later(31)) == "red"

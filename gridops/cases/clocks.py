@@ -93,30 +93,43 @@ def current_stage(case: Case) -> tuple[datetime, datetime, ClockType] | None:
     return None
 
 
+#: The fixed limit of each stage other than handling (whose limit comes from the standard).
+FIXED_LIMITS = {
+    State.VERIFYING: VERIFY_LIMIT,
+    State.REPORTED: REGISTER_LIMIT,
+    State.REGISTERED: DISPATCH_LIMIT,
+    State.DISPATCHED: SIGN_LIMIT,
+    State.HANDLED: CHECK_LIMIT,
+}
+
+
 def case_colour(case: Case, now: datetime) -> str:
     """green / yellow / red for the current stage, computed at ``now``; "" when no clock runs.
 
     Yellow once the clock time left is at most the city's yellow share of the stage's budget
-    (by default 20 % left), red once past the due time. The budget is the stage's clock time
-    from its start to its due time, so extensions and suspensions count.
+    (by default 20 % left), red once past the due time. The budget is the stage's limit; for
+    handling it is the clock time from dispatch to the due time, so extensions and suspensions
+    count, and a suspended case keeps the colour it had when it was suspended.
     """
     stage = current_stage(case)
     if stage is None:
         return ""
     start, due, clock = stage
-    pauses: list[tuple[datetime, datetime]] = []
-    if case.state_enum in (State.HANDLING, State.SUSPENDED):
+    city = city_clock()
+    state = case.state_enum
+    if state in FIXED_LIMITS:
+        budget = timedelta(hours=FIXED_LIMITS[state][0])
+    else:
+        pauses = []
         for started, ended in pauses_of(case):
             if ended is None:
                 now = min(now, started)
             else:
                 pauses.append((started, ended))
+        budget = city.elapsed(start, due, clock, paused=pauses) if due > start else timedelta(0)
     if now > due:
         return Colour.RED.value
-    city = city_clock()
-    budget = city.elapsed(start, due, clock, paused=pauses) if due > start else timedelta(0)
-    left = city.elapsed(now, due, clock) if now > start else budget
-    yellow = city.thresholds[clock].yellow
-    if left <= budget * (1 - yellow):
+    left = city.elapsed(now, due, clock)
+    if left <= budget * (1 - city.thresholds[clock].yellow):
         return Colour.YELLOW.value
     return Colour.GREEN.value
