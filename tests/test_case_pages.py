@@ -271,6 +271,11 @@ def test_pages_render_in_chinese(client, auth, world):
     html = _text(client.get(f"/cases/{case.number}"))
     assert "时间线" in html and "派遣" in html and "已立案" in html
     assert "案件" in _text(client.get("/cases"))
+    response = client.post(
+        f"/cases/{case.number}/actions/dispatch", data={"dispatch-expected_version": case.version},
+        follow_redirects=True,
+    )
+    assert _flashes(_text(response)) == ["处置单位：必须填写"]
 
 
 def _png() -> bytes:

@@ -349,8 +349,7 @@ def explain(exc: DomainError, labels: dict[str, str]) -> str:
         return _("This is not possible in the case's current state. Reload to see where it stands.")
     if isinstance(exc, ValidationFailed) and exc.fields:
         return " ".join(
-            _("%(field)s: %(reason)s", field=labels.get(FIELD_ALIASES.get(name, name), name),
-              reason=_("is required") if reason == "is required" else reason)
+            _("%(field)s: %(reason)s", field=labels.get(FIELD_ALIASES.get(name, name), name), reason=reason)
             for name, reason in exc.fields.items()
         )
     return exc.message
