@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from gridops.auth.models import User
 from gridops.cases.models import Case, CaseEvent, CasePhoto
 from gridops.cases.services import file_case, take_action
+from gridops.catalogue.models import SmallClass
 from gridops.catalogue.services import seed_default_catalogue
 from gridops.extensions import db
 from tests.factories import DX, DY, X0, Y0, make_area, make_department, make_small_city, make_user
@@ -363,3 +364,21 @@ def test_a_pending_return_shows_with_the_shift_leaders_choices(client, auth, wor
     assert "Pending requests" in html and "Staff" in html  # who asked
     assert _action_urls(html) == ["approve_return", "reject_return", "force_close"]
     assert 'id="reject_return-reason"' in html and 'id="approve_return-reason"' not in html
+
+
+def test_filing_with_a_chosen_standard_and_a_standard_of_another_class(client, auth, world):
+    structure = db.session.scalar(select(SmallClass).where(SmallClass.case_type == "event", SmallClass.code == "0101"))
+    finished = [s for s in structure.standards if s.active][1]
+    auth.login("worker")
+    page = _text(client.get("/cases/new"))
+    assert re.search(r'<optgroup label="E0101 [^"]*" data-class="event:0101">', page)
+    assert f'<option value="{finished.id}">' in page
+    form = {"small_class": "event:0101", "standard": str(finished.id), "source": "patrol", "x": GRID1[0],
+            "y": GRID1[1], "datum": "gcj02", "urgency": "normal", "idempotency_key": "k-structure"}
+    assert client.post("/cases/new", data=form).status_code == 303
+    assert db.session.scalar(select(Case)).standard_id == finished.id
+
+    response = client.post("/cases/new", data={**form, "small_class": "event:0102", "idempotency_key": "k-other"})
+    assert response.status_code == 422
+    assert 'id="standard-error"' in _text(response)
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 1

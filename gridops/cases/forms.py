@@ -84,6 +84,7 @@ class FileCaseForm(FlaskForm):
     """A desktop filing form: class, position, what and where, photos."""
 
     small_class = SelectField(_l("Class"), choices=[], validators=[DataRequired()], validate_choice=False)
+    standard = SelectField(_l("Filing standard"), choices=[], validate_choice=False)
     source = SelectField(_l("Source"), choices=choices((s, SOURCE_LABELS[s]) for s in SOURCES), validators=[DataRequired()])
     x = FloatField(_l("Longitude (x)"), validators=[InputRequired()])
     y = FloatField(_l("Latitude (y)"), validators=[InputRequired()])

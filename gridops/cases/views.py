@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import case as sql_case
 from sqlalchemy import Interval, func, literal, select
+from sqlalchemy.orm import selectinload
 
 from gridops.auth.models import User
 from gridops.auth.roles import Role
@@ -31,7 +32,7 @@ from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
 from gridops.cases.services import FILING_ROLES, allowed_actions, file_case, take_action
 from gridops.cases.states import ACTIONS, Input, State, action_for
-from gridops.catalogue.models import BigClass, SmallClass
+from gridops.catalogue.models import BigClass, FilingStandard, SmallClass
 from gridops.errors import DomainError, InvalidTransition, NotAllowed, StaleCase, ValidationFailed
 from gridops.extensions import db
 from gridops.i18n import current_locale
@@ -72,7 +73,13 @@ COLOUR_LABELS = {"green": _l("On time"), "yellow": _l("Due soon"), "red": _l("Ov
 #: Events that are not actions of the table.
 EVENT_LABELS = {"file": _l("Filed")}
 #: Form field that shows an error the services report under another name.
-FIELD_ALIASES = {"small_class_code": "small_class", "case_type": "small_class", "position": "x", "unit_id": "unit"}
+FIELD_ALIASES = {
+    "small_class_code": "small_class",
+    "case_type": "small_class",
+    "position": "x",
+    "unit_id": "unit",
+    "standard_id": "standard",
+}
 
 
 def _now() -> datetime:
@@ -160,6 +167,7 @@ def case_helpers() -> dict:
         "role_label": role_label,
         "unit_name": unit_name,
         "class_label": class_label,
+        "standard_label": standard_label,
         "time_left": time_left,
         "current_due": current_due,
         "photo_url": photo_url,
@@ -169,6 +177,13 @@ def case_helpers() -> dict:
         "case_type_labels": CASE_TYPE_LABELS,
         "can_file": can_file_cases(current_user),
     }
+
+
+def standard_label(standard: FilingStandard) -> str:
+    """A filing standard's name and time limit, e.g. "已建成 · 20 working days"."""
+    name = (standard.name_en or standard.name) if current_locale() == "en" else standard.name
+    limit = _("%(value)d %(clock)s", value=standard.limit_value, clock=CLOCK_LABELS[standard.limit_clock])
+    return f"{name} · {limit}" if name else limit
 
 
 def can_file_cases(user) -> bool:
@@ -188,6 +203,7 @@ def class_groups() -> list[tuple[str, list[SmallClass]]]:
         select(SmallClass, BigClass)
         .join(BigClass, SmallClass.big_class_id == BigClass.id)
         .where(SmallClass.active.is_(True))
+        .options(selectinload(SmallClass.standards))
         .order_by(SmallClass.case_type.desc(), BigClass.code, SmallClass.code)
     ).all()
     locale = current_locale()
@@ -418,6 +434,7 @@ def new_case():
                 source=form.source.data,
                 case_type=case_type,
                 small_class_code=code,
+                standard_id=int(form.standard.data) if (form.standard.data or "").isdigit() else None,
                 x=form.x.data,
                 y=form.y.data,
                 datum=form.datum.data,

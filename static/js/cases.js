@@ -3,6 +3,26 @@
 (function (window, document) {
   "use strict";
 
+  // The standard select offers only the standards of the chosen class (all of them without script).
+  var classSelect = document.getElementById("small_class");
+  var standardSelect = document.getElementById("standard");
+  function showStandards() {
+    var groups = standardSelect.querySelectorAll("optgroup");
+    Array.prototype.forEach.call(groups, function (group) {
+      var match = group.getAttribute("data-class") === classSelect.value;
+      group.hidden = !match;
+      group.disabled = !match;
+    });
+    var chosen = standardSelect.selectedOptions[0];
+    if (chosen && chosen.parentNode.disabled) {
+      standardSelect.value = "";
+    }
+  }
+  if (classSelect && standardSelect) {
+    classSelect.addEventListener("change", showStandards);
+    showStandards();
+  }
+
   var configNode = document.getElementById("file-map-config");
   var mapNode = document.getElementById("file-map");
   if (!configNode || !mapNode || !window.L || !window.fetch) {

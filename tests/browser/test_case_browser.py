@@ -40,7 +40,11 @@ def test_file_register_and_dispatch_a_case(page_for, world, screenshot_dir):
     worker = sign_in(page_for, "worker")
     worker.click("text=上报案件")
     worker.wait_for_url("**/cases/new")
+    # Only the chosen class's filing standards are offered (illegal structures have two).
+    worker.select_option("#small_class", "event:0101")
+    assert worker.locator("#standard optgroup:not([hidden]) option").count() == 2
     worker.select_option("#small_class", "event:0102")
+    assert worker.locator("#standard optgroup:not([hidden])").count() == 0
     worker.fill("#description", "路边堆放生活垃圾约两立方米")
     worker.fill("#address", "建设路 12 号")
     # The map draws the district; a tap inside it fills the position in the layer's datum.
