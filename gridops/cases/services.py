@@ -202,16 +202,18 @@ def file_case(
     payload: dict = {"source": source, "located_in_gap": location.gap}
     if case.state == State.VERIFYING.value:
         payload["assigned_to"] = grid_worker_id(case)
-    try:
-        with db.session.begin_nested():
-            case.number = next_case_number(now)
-            db.session.add(case)
-            db.session.flush()
-    except IntegrityError:
-        existing = _case_by_key(idempotency_key) if idempotency_key is not None else None
-        if existing is None:
-            raise
-        return _same_report(existing, reporter)
+    if idempotency_key is None:
+        _insert_case(case, now)
+    else:
+        # A concurrent filing with the same key wins the unique index: take its case instead.
+        try:
+            with db.session.begin_nested():
+                _insert_case(case, now)
+        except IntegrityError:
+            existing = _case_by_key(idempotency_key)
+            if existing is None:
+                raise
+            return _same_report(existing, reporter)
     event = _append_event(case, reporter, "file", None, case.state_enum, now, payload=payload)
     if self_handled:
         self_close_case(case, reporter, photos=photos, now=now)
@@ -219,6 +221,12 @@ def file_case(
         _attach(case, event, photos, reporter, "file")
         _flush()
     return case
+
+
+def _insert_case(case: Case, now: datetime) -> None:
+    case.number = next_case_number(now)
+    db.session.add(case)
+    db.session.flush()
 
 
 def _check_text(problems: dict, field: str, value, limit: int) -> None:
