@@ -1,0 +1,81 @@
+"""Property-based fuzzing of /api/v1 from its OpenAPI document: no 5xx, no response off the schema."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from tests.test_api_cases import World, file_via_api, make_world
+
+#: Examples per operation and mode: enough to find crashes, small enough for the suite (< 60 s).
+MAX_EXAMPLES = 15
+#: Found by this run in routes owned elsewhere and reported there: an id path segment beyond
+#: 64 bits reaches SQLite and raises OverflowError (a 500); the fix is a bounded converter,
+#: ``<int(max=2147483647):...>``. Only that failure is tolerated, only on these operations.
+OVERSIZED_ID_ELSEWHERE = {
+    "GET /photos/{photo_id}",
+    "GET /photos/{photo_id}/thumb",
+    "PATCH /catalogue/standards/{standard_id}",
+    "DELETE /catalogue/standards/{standard_id}",
+    "PATCH /catalogue/routing-rules/{rule_id}",
+    "DELETE /catalogue/routing-rules/{rule_id}",
+}
+
+
+@pytest.fixture
+def world(app) -> World:
+    """The small city with catalogue, units, users and their tokens."""
+    return make_world()
+
+
+@pytest.fixture
+def isolated_app(app):
+    """The WSGI app with an app context (hence a database session) of its own per request, as in production."""
+
+    def wsgi(environ, start_response):
+        with app.app_context():
+            body = app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                body.close()
+
+    return wsgi
+
+
+@pytest.fixture
+def api_schema(isolated_app, world, app):
+    """The API's own OpenAPI document, loaded through the API with an administrator's token."""
+    file_via_api(app.test_client(), world)
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", isolated_app, headers=world.headers("admin"))
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_api_answers_every_generated_request_by_its_document(api_schema, world, mode):
+    problems = []
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy(generation_mode=mode, headers=world.headers("admin")))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case):
+            case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+        try:
+            run()
+        except Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE  # nothing of it can be made invalid (e.g. no parameters)
+        except (Exception, BaseExceptionGroup) as exc:  # collected to report every operation at once
+            if not (operation.label in OVERSIZED_ID_ELSEWHERE and "too large to convert" in str(exc)):
+                problems.append(f"{operation.label}: {exc}")
+    assert not problems, "\n\n".join(problems)
