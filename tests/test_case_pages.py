@@ -382,3 +382,24 @@ def test_filing_with_a_chosen_standard_and_a_standard_of_another_class(client, a
     assert response.status_code == 422
     assert 'id="standard-error"' in _text(response)
     assert db.session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_action_and_filing_forms_carry_their_csrf_tokens(app, client, auth, world):
+    case = _registered(world)
+    auth.login("dispatcher")
+    app.config["WTF_CSRF_ENABLED"] = True
+    html = _text(client.get(f"/cases/{case.number}"))
+    token = re.search(r'name="dispatch-csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    data = {"dispatch-expected_version": case.version, "dispatch-unit": world["unit"].id}
+    assert client.post(f"/cases/{case.number}/actions/dispatch", data=data).status_code == 400
+    response = client.post(f"/cases/{case.number}/actions/dispatch", data={**data, "dispatch-csrf_token": token},
+                           follow_redirects=True)
+    assert "Done: Dispatch." in _flashes(_text(response))
+
+    page = _text(client.get("/cases/new"))
+    form = {name: value for name, value in re.findall(r'<input id="(csrf_token|idempotency_key)" name="\1" '
+                                                       r'type="hidden" value="([^"]+)">', page)}
+    assert set(form) == {"csrf_token", "idempotency_key"}
+    response = client.post("/cases/new", data={**form, "small_class": "event:0102", "source": "patrol",
+                                               "x": GRID1[0], "y": GRID1[1], "datum": "gcj02", "urgency": "normal"})
+    assert response.status_code == 303
