@@ -73,14 +73,20 @@ class CaseFilter:
 
 
 def overdue_clause(now: datetime):
-    """A WHERE clause: the current stage's due time has passed (suspended cases never are)."""
+    """A WHERE clause: the current stage's due time has passed (suspended cases never are).
+
+    Never NULL, so its negation lists exactly the cases that are not overdue.
+    """
+    stages = [
+        (State.REPORTED, Case.register_due_at),
+        (State.REGISTERED, Case.dispatch_due_at),
+        (State.DISPATCHED, Case.sign_due_at),
+        (State.HANDLING, Case.handle_due_at),
+        (State.HANDLED, Case.check_due_at),
+    ]
     return or_(
         and_(Case.state == State.VERIFYING.value, Case.reported_at < now - timedelta(hours=VERIFY_HOURS)),
-        and_(Case.state == State.REPORTED.value, Case.register_due_at < now),
-        and_(Case.state == State.REGISTERED.value, Case.dispatch_due_at < now),
-        and_(Case.state == State.DISPATCHED.value, Case.sign_due_at < now),
-        and_(Case.state == State.HANDLING.value, Case.handle_due_at < now),
-        and_(Case.state == State.HANDLED.value, Case.check_due_at < now),
+        *(and_(Case.state == state.value, due.is_not(None), due < now) for state, due in stages),
     )
 
 
