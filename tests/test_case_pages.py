@@ -403,3 +403,16 @@ def test_action_and_filing_forms_carry_their_csrf_tokens(app, client, auth, worl
     response = client.post("/cases/new", data={**form, "small_class": "event:0102", "source": "patrol",
                                                "x": GRID1[0], "y": GRID1[1], "datum": "gcj02", "urgency": "normal"})
     assert response.status_code == 303
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["page=abc", "page=0", "page=99999", "small_class=abc", "state=bogus", "source=nowhere",
+     "date_from=2026-13-01", "date_to=yesterday", "text=" + "x" * 300, "sort=sideways", "overdue=y&supervised=y"],
+)
+def test_odd_list_queries_still_give_a_page(client, auth, world, query):
+    case = _file(world)
+    auth.login("dispatcher")
+    response = client.get(f"/cases?{query}")
+    assert response.status_code == 200
+    assert (case.number in _text(response)) == (query != "overdue=y&supervised=y")

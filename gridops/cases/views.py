@@ -243,7 +243,7 @@ def filter_from_form(form: CaseFilterForm, now: datetime) -> CaseFilter:
         reported_to=(
             _local_day_start(form.date_to.data, next_day=True) if form.date_to.data and not form.date_to.errors else None
         ),
-        text=(form.text.data or "").strip() or None,
+        text=None if form.text.errors else (form.text.data or "").strip() or None,
         now=now,
     )
 
