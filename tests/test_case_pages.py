@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import re
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from gridops.auth.models import User
-from gridops.cases.models import Case, CaseEvent, CasePhoto
+from gridops.cases.models import Case, CaseEvent, CasePhoto, CaseRequest
 from gridops.cases.services import file_case, take_action
 from gridops.catalogue.models import SmallClass
 from gridops.catalogue.services import seed_default_catalogue
@@ -416,3 +417,25 @@ def test_odd_list_queries_still_give_a_page(client, auth, world, query):
     response = client.get(f"/cases?{query}")
     assert response.status_code == 200
     assert (case.number in _text(response)) == (query != "overdue=y&supervised=y")
+
+
+def test_an_extension_request_takes_a_due_time_in_the_city_zone(client, auth, world):
+    case = _registered(world)
+    take_action(case, "dispatch", world["dispatcher"], unit_id=world["unit"].id)
+    take_action(case, "sign", world["staff"])
+    db.session.commit()
+    wanted = (case.handle_due_at + timedelta(days=3)).astimezone(ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0)
+    auth.login("staff")
+    html = _text(client.get(f"/cases/{case.number}"))
+    assert 'id="request_extension-due" name="request_extension-due_at" required type="datetime-local"' in html
+    response = client.post(
+        f"/cases/{case.number}/actions/request_extension",
+        data={"request_extension-expected_version": case.version, "request_extension-reason": "需要采购材料",
+              "request_extension-due_at": wanted.strftime("%Y-%m-%dT%H:%M")},
+        follow_redirects=True,
+    )
+    html = _text(response)
+    assert "Done: Ask for extension." in _flashes(html)
+    assert f"New due time asked for: {wanted:%Y-%m-%d %H:%M}" in html
+    stored = db.session.scalar(select(CaseRequest)).requested_due_at
+    assert stored == wanted.astimezone(timezone.utc)
