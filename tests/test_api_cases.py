@@ -352,5 +352,5 @@ def test_action_errors_use_the_envelope(client, world):
     )
     assert mismatch.status_code == 422 and "expected_version" in mismatch.get_json()["fields"]
     unknown_action = act(client, world, "dispatcher", number, "teleport")
-    assert unknown_action.status_code == 404 and unknown_action.get_json()["fields"] == {"action": "unknown"}
+    assert unknown_action.status_code == 404 and set(unknown_action.get_json()["fields"]) == {"action"}
     assert db.session.scalar(db.select(Case.state)) == "registered"

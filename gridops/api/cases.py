@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, jsonify, request, send_file, stream_with_context, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -38,8 +39,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 CASE_TYPES = ("component", "event")
 DATUMS = ("wgs84", "gcj02", "bd09")
-MAX_TEXT = {"description": 4000, "address": 255, "idempotency_key": 64, "reason": 4000,
-            "note": 4000, "instruction": 4000, "small_class": 4, "q": 100}
+MAX_TEXT = {"description": 4000, "address": 255, "idempotency_key": 64, "reason": 2000,
+            "note": 2000, "instruction": 2000, "small_class": 4, "q": 100}
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
@@ -64,22 +65,22 @@ def _text(source: Mapping, field: str, *, required: bool = False, default: str |
     raw = source.get(field)
     if raw is None or raw == "":
         if required:
-            raise ValidationFailed.field(field, "required")
+            raise ValidationFailed.field(field, _("required"))
         return default
     if not isinstance(raw, str):
-        raise ValidationFailed.field(field, "must be text")
+        raise ValidationFailed.field(field, _("must be text"))
     if "\x00" in raw:
-        raise ValidationFailed.field(field, "must not contain NUL characters")
+        raise ValidationFailed.field(field, _("must not contain NUL characters"))
     limit = MAX_TEXT.get(field)
     if limit is not None and len(raw) > limit:
-        raise ValidationFailed.field(field, f"at most {limit} characters")
+        raise ValidationFailed.field(field, _("at most %(count)d characters", count=limit))
     return raw
 
 
 def _choice(source: Mapping, field: str, allowed, default: str | None = None) -> str | None:
     value = _text(source, field, required=default is None, default=default)
     if value not in allowed:
-        raise ValidationFailed.field(field, "must be one of " + ", ".join(allowed))
+        raise ValidationFailed.field(field, _("must be one of %(values)s", values=", ".join(allowed)))
     return value
 
 
@@ -87,16 +88,16 @@ def _number(source: Mapping, field: str, *, required: bool = False) -> float | N
     raw = source.get(field)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if required:
-            raise ValidationFailed.field(field, "required")
+            raise ValidationFailed.field(field, _("required"))
         return None
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise ValidationFailed.field(field, "must be a number")
+        raise ValidationFailed.field(field, _("must be a finite number"))
     try:
         value = float(raw)
     except (ValueError, OverflowError):
-        raise ValidationFailed.field(field, "must be a number") from None
+        raise ValidationFailed.field(field, _("must be a finite number")) from None
     if not math.isfinite(value):
-        raise ValidationFailed.field(field, "must be a finite number")
+        raise ValidationFailed.field(field, _("must be a finite number"))
     return value
 
 
@@ -105,13 +106,15 @@ def _integer(source: Mapping, field: str, *, minimum: int = 0, maximum: int = 2*
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise ValidationFailed.field(field, "must be a whole number")
+        raise ValidationFailed.field(field, _("must be a whole number"))
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationFailed.field(field, "must be a whole number") from None
+        raise ValidationFailed.field(field, _("must be a whole number")) from None
     if not minimum <= value <= maximum:
-        raise ValidationFailed.field(field, f"must be between {minimum} and {maximum}")
+        raise ValidationFailed.field(
+            field, _("must be between %(minimum)d and %(maximum)d", minimum=minimum, maximum=maximum)
+        )
     return value
 
 
@@ -123,7 +126,7 @@ def _flag(source: Mapping, field: str) -> bool | None:
         return raw
     if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
         return raw.strip().lower() in _TRUE
-    raise ValidationFailed.field(field, "must be true or false")
+    raise ValidationFailed.field(field, _("must be true or false"))
 
 
 def _date(source: Mapping, field: str) -> date | None:
@@ -133,7 +136,7 @@ def _date(source: Mapping, field: str) -> date | None:
     try:
         return date.fromisoformat(raw.strip())
     except ValueError:
-        raise ValidationFailed.field(field, "must be a date, YYYY-MM-DD") from None
+        raise ValidationFailed.field(field, _("must be a date, YYYY-MM-DD")) from None
 
 
 def _instant(source: Mapping, field: str) -> datetime | None:
@@ -143,9 +146,9 @@ def _instant(source: Mapping, field: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise ValidationFailed.field(field, "must be a date-time, e.g. 2026-11-21T18:00:00+08:00") from None
+        raise ValidationFailed.field(field, _("must be a date and time, e.g. 2026-11-21T18:00:00+08:00")) from None
     if value.tzinfo is None:
-        raise ValidationFailed.field(field, "must carry a time zone offset, e.g. +08:00")
+        raise ValidationFailed.field(field, _("must carry a time zone offset, e.g. +08:00"))
     return value
 
 
@@ -155,7 +158,7 @@ def _list(args: Mapping, field: str, allowed) -> tuple[str, ...]:
         values.extend(part.strip() for part in raw.split(",") if part.strip())
     unknown = [value for value in values if value not in allowed]
     if unknown:
-        raise ValidationFailed.field(field, "must be among " + ", ".join(allowed))
+        raise ValidationFailed.field(field, _("must be one of %(values)s", values=", ".join(allowed)))
     return tuple(dict.fromkeys(values))
 
 
@@ -168,7 +171,7 @@ def _body() -> tuple[Mapping, list]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationFailed(
-            "send a JSON object (or multipart form data with photos)", {"body": "expected a JSON object"}
+            _("Send a JSON object, or multipart form data with photos."), {"body": _("must be a JSON object")}
         )
     return data, []
 
@@ -186,19 +189,19 @@ def parse_case_filter(args: Mapping) -> CaseFilter:
     if unit_code := _text(args, "unit", default=None):
         unit_id = db.session.scalar(select(Department.id).where(Department.code == unit_code.strip()))
         if unit_id is None:
-            raise ValidationFailed.field("unit", f"no unit has code {unit_code!r}")
+            raise ValidationFailed.field("unit", _("no unit has the code %(code)s", code=unit_code))
     small_class_id = None
     if class_code := _text(args, "class", default=None):
         small_class = small_class_by_full_code(class_code.strip())
         if small_class is None:
-            raise ValidationFailed.field("class", f"no small class {class_code!r}; use e.g. E0102 or C0101")
+            raise ValidationFailed.field("class", _("no small class %(code)s; use e.g. E0102 or C0101", code=class_code))
         small_class_id = small_class.id
     date_from, date_to = _date(args, "from"), _date(args, "to")
     if date_from and date_to and date_from > date_to:
-        raise ValidationFailed.field("to", "must not be before from")
+        raise ValidationFailed.field("to", _("must not be before from"))
     source = args.get("source")
     if source is not None and source not in SOURCES:
-        raise ValidationFailed.field("source", "must be one of " + ", ".join(SOURCES))
+        raise ValidationFailed.field("source", _("must be one of %(values)s", values=", ".join(SOURCES)))
     return CaseFilter(
         states=_list(args, "state", [s.value for s in State]),
         area_code=(_text(args, "area", default="") or "").strip() or None,
@@ -226,7 +229,7 @@ def load_visible_case(number: str) -> Case:
     """The case with this number if the caller may see it; 404 alike for unknown and out of scope."""
     case = db.session.scalar(visible_cases(current_user).where(Case.number == number).options(*CASE_LOADS))
     if case is None:
-        raise NotFound(f"no case {number!r} that you may see", {"number": "unknown"})
+        raise NotFound(_("There is no case %(number)s that you may see.", number=number), {"number": _("unknown")})
     return case
 
 
@@ -341,10 +344,10 @@ def _expected_version(data: Mapping) -> int | None:
         return from_body
     match = _ETAG.match(header)
     if match is None:
-        raise ValidationFailed.field("If-Match", 'must be the case version as an ETag, e.g. "3"')
+        raise ValidationFailed.field("If-Match", _('must be the case version as an ETag, e.g. "3"'))
     from_header = int(match.group(1))
     if from_body is not None and from_body != from_header:
-        raise ValidationFailed.field("expected_version", "differs from the If-Match header")
+        raise ValidationFailed.field("expected_version", _("differs from the If-Match header"))
     return from_header
 
 
@@ -352,14 +355,14 @@ def _expected_version(data: Mapping) -> int | None:
 def take_action(number: str, action: str):
     """Take one workflow action on a case; 409 when the case changed or the step is not possible now."""
     if action not in ACTIONS:
-        raise NotFound(f"no action {action!r}", {"action": "unknown"})
+        raise NotFound(_("There is no action %(action)s.", action=action), {"action": _("unknown")})
     data, files = _body()
     expected_version = _expected_version(data)
     unit_id = None
     if unit_code := _text(data, "unit", default=None):
         unit_id = db.session.scalar(select(Department.id).where(Department.code == unit_code.strip()))
         if unit_id is None:
-            raise ValidationFailed.field("unit", f"no unit has code {unit_code!r}")
+            raise ValidationFailed.field("unit", _("no unit has the code %(code)s", code=unit_code))
     inputs = dict(
         reason=_text(data, "reason", default=None),
         note=_text(data, "note", default=None),

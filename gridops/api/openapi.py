@@ -217,9 +217,9 @@ def _schemas() -> dict:
             "type": "object",
             "properties": {
                 "expected_version": {"type": "integer", "minimum": 1},
-                "reason": {"type": "string", "maxLength": 4000},
-                "note": {"type": "string", "maxLength": 4000},
-                "instruction": {"type": "string", "maxLength": 4000},
+                "reason": {"type": "string", "maxLength": 2000},
+                "note": {"type": "string", "maxLength": 2000},
+                "instruction": {"type": "string", "maxLength": 2000},
                 "unit": {"type": "string", "description": "code of the target unit (dispatch, redispatch)"},
                 "due_at": {"type": "string", "format": "date-time", "description": "with its offset"},
             },
