@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gridops.cases.models import CaseNumberCounter
 from gridops.extensions import db
@@ -14,6 +13,8 @@ from gridops.worktime import DEFAULT_TIMEZONE
 
 _ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 _counter = CaseNumberCounter.__table__
+#: The INSERT … ON CONFLICT construct of each supported database (SQLite from 3.35 on).
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def case_day(moment: datetime) -> str:
@@ -24,23 +25,15 @@ def case_day(moment: datetime) -> str:
 def next_case_number(moment: datetime) -> str:
     """The next number of ``moment``'s local day, taken atomically from the day's counter.
 
-    One UPDATE … RETURNING increments and reads the counter under its row lock (held until the
-    transaction ends), so concurrent filings never share a number; the day's first filing
-    inserts the row, and a filing that loses that race increments the winner's row instead.
+    One ``INSERT … ON CONFLICT (day) DO UPDATE … RETURNING`` creates the day's row at 1 or
+    increments it, under the row's lock (held until the transaction ends), so concurrent
+    filings never share a number and the day's first filings need no second attempt.
     """
     day = case_day(moment)
-    bump = (
-        update(_counter)
-        .where(_counter.c.day == day)
-        .values(last=_counter.c.last + 1)
-        .returning(_counter.c.last)
-    )
-    sequence = db.session.execute(bump).scalar_one_or_none()
-    if sequence is None:
-        try:
-            with db.session.begin_nested():
-                db.session.execute(insert(_counter).values(day=day, last=1))
-            sequence = 1
-        except IntegrityError:
-            sequence = db.session.execute(bump).scalar_one()
+    insert = _UPSERTS[db.session.get_bind().dialect.name]
+    statement = insert(_counter).values(day=day, last=1)
+    bump = statement.on_conflict_do_update(
+        index_elements=[_counter.c.day], set_={"last": _counter.c.last + 1}
+    ).returning(_counter.c.last)
+    sequence = db.session.execute(bump).scalar_one()
     return f"{day}{sequence:06d}"

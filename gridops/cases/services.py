@@ -16,7 +16,8 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from gridops.auth.models import User
@@ -165,13 +166,9 @@ def file_case(
     if problems:
         raise ValidationFailed(_("The case cannot be filed: check the marked fields."), problems)
 
-    if idempotency_key is not None:
-        existing = _case_by_key(idempotency_key)
-        if existing is not None:
-            return _same_report(existing, reporter)
-
     location = locate(x, y, datum)
     area = db.session.get(Area, location.area.id)
+    unit_grid_id = location.unit_grid.id if location.unit_grid else None
     case = Case(
         idempotency_key=idempotency_key,
         source=source,
@@ -188,8 +185,10 @@ def file_case(
         layer_x=location.x,
         layer_y=location.y,
         layer_version=location.layer_version,
-        unit_grid_id=location.unit_grid.id if location.unit_grid else None,
+        unit_grid_id=unit_grid_id,
+        unit_grid=area if unit_grid_id == area.id else None,
         area_id=area.id,
+        area=area,
         area_path=area.path,
         located_in_gap=location.gap,
         reporter=reporter,
@@ -205,7 +204,7 @@ def file_case(
     if idempotency_key is None:
         _insert_case(case, now)
     else:
-        # A concurrent filing with the same key wins the unique index: take its case instead.
+        # The unique index decides: a key filed before (or by a concurrent filing) takes its case.
         try:
             with db.session.begin_nested():
                 _insert_case(case, now)
@@ -215,11 +214,14 @@ def file_case(
                 raise
             return _same_report(existing, reporter)
     event = _append_event(case, reporter, "file", None, case.state_enum, now, payload=payload)
+    events = [event]
     if self_handled:
-        self_close_case(case, reporter, photos=photos, now=now)
+        events.append(self_close_case(case, reporter, photos=photos, now=now))
     else:
         _attach(case, event, photos, reporter, "file")
         _flush()
+    # A new case's timeline is the events just written: no query when it is read.
+    set_committed_value(case, "events", events)
     return case
 
 
@@ -237,7 +239,7 @@ def _check_text(problems: dict, field: str, value, limit: int) -> None:
 
 
 def _small_class(case_type: str, code, problems: dict) -> SmallClass | None:
-    small_class = db.session.scalar(
+    small_class = db.session.scalars(
         select(SmallClass)
         .join(SmallClass.big_class)
         .where(
@@ -246,7 +248,8 @@ def _small_class(case_type: str, code, problems: dict) -> SmallClass | None:
             SmallClass.active.is_(True),
             BigClass.active.is_(True),
         )
-    )
+        .options(joinedload(SmallClass.standards))
+    ).unique().first()
     if small_class is None:
         problems["small_class"] = _("no active small class has the code %(code)s", code=repr(code))
     return small_class
@@ -832,7 +835,7 @@ def _append_event(case, actor, action, from_state, to_state, at, *, note="", pay
     event = CaseEvent(
         case_id=case.id,
         at=at,
-        actor_id=actor.id,
+        actor=actor,
         actor_role=actor.role,
         action=action,
         from_state=from_state.value if from_state else None,
@@ -842,6 +845,8 @@ def _append_event(case, actor, action, from_state, to_state, at, *, note="", pay
     )
     db.session.add(event)
     _flush()
+    # A new event has no photos yet: attaching them and reading them back need no query.
+    set_committed_value(event, "photos", [])
     return event
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import contains_eager
 
 from gridops.catalogue.models import RoutingRule, SmallClass
 from gridops.extensions import db
@@ -63,6 +64,7 @@ def _best_rule(small_class: SmallClass, depths: dict[int, int]) -> RoutingRule |
             RoutingRule.area_id.in_(list(depths)),
             or_(RoutingRule.small_class_id == small_class.id, RoutingRule.small_class_id.is_(None)),
         )
+        .options(contains_eager(RoutingRule.department))
     ).all()
     order = BASIS_ORDER[small_class.case_type]
     return min(

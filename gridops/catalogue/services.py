@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from gridops.auth.models import User
 from gridops.auth.permissions import is_admin
@@ -334,7 +335,7 @@ def find_small_class(case_type: str, code: str) -> SmallClass:
     """The active small class ``code`` of ``case_type`` (under an active big class)."""
     if case_type not in CASE_TYPES:
         raise ValidationFailed.field("case_type", _("must be one of %(values)s", values=", ".join(CASE_TYPES)))
-    small_class = db.session.scalar(
+    small_class = db.session.scalars(
         select(SmallClass)
         .join(SmallClass.big_class)
         .where(
@@ -343,7 +344,8 @@ def find_small_class(case_type: str, code: str) -> SmallClass:
             SmallClass.active.is_(True),
             BigClass.active.is_(True),
         )
-    )
+        .options(joinedload(SmallClass.standards))
+    ).unique().first()
     if small_class is None:
         raise ValidationFailed.field("small_class", _("no active small class has the code %(code)s", code=repr(code)))
     return small_class
