@@ -247,6 +247,8 @@ def test_list_filters_pages_and_links_the_next_page(client, world):
         ("limit=0", "limit"),
         ("limit=501", "limit"),
         ("offset=-1", "offset"),
+        ("limit=1&limit=2", "limit"),
+        ("q=a&q=b", "q"),
     ],
 )
 def test_bad_list_parameters_are_named(client, world, query, field):

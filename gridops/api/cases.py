@@ -29,6 +29,7 @@ from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
 from gridops.cases.serializers import case_detail, case_summary
 from gridops.cases.states import ACTIONS, State
+from gridops.db import utcnow
 from gridops.errors import NotFound, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
@@ -183,8 +184,16 @@ def _local_day(day: date | None, *, next_day: bool = False) -> datetime | None:
     return start + timedelta(days=1) if next_day else start
 
 
-def parse_case_filter(args: Mapping) -> CaseFilter:
+def _once(args, fields) -> None:
+    """Refuse a single-valued query parameter given more than once (which one would count?)."""
+    for field in fields:
+        if len(args.getlist(field)) > 1:
+            raise ValidationFailed.field(field, _("give it once"))
+
+
+def parse_case_filter(args) -> CaseFilter:
     """Read the list/export query string; each problem names its parameter."""
+    _once(args, ("area", "unit", "class", "source", "overdue", "supervised", "from", "to", "q"))
     unit_id = None
     if unit_code := _text(args, "unit", default=None):
         unit_id = db.session.scalar(select(Department.id).where(Department.code == unit_code.strip()))
@@ -216,7 +225,8 @@ def parse_case_filter(args: Mapping) -> CaseFilter:
     )
 
 
-def _page(args: Mapping) -> tuple[int, int]:
+def _page(args) -> tuple[int, int]:
+    _once(args, ("limit", "offset"))
     limit = _integer(args, "limit", minimum=1, maximum=MAX_LIMIT)
     offset = _integer(args, "offset", minimum=0)
     return (DEFAULT_LIMIT if limit is None else limit), (offset or 0)
@@ -235,7 +245,7 @@ def load_visible_case(number: str) -> Case:
 
 def detail_response(case: Case, status: int = 200) -> Response:
     """The case as JSON, with its version as ETag (send it back as If-Match)."""
-    now = datetime.now().astimezone()
+    now = utcnow()
     events = db.session.scalars(
         select(CaseEvent)
         .where(CaseEvent.case_id == case.id)
@@ -274,14 +284,8 @@ def list_cases():
     limit, offset = _page(request.args)
     stmt = apply_filters(visible_cases(current_user), filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    cases = db.session.scalars(
-        stmt.order_by(None)
-        .order_by(Case.reported_at.desc(), Case.id.desc())
-        .options(*CASE_LOADS)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    now = datetime.now().astimezone()
+    cases = db.session.scalars(stmt.options(*CASE_LOADS).limit(limit).offset(offset)).all()
+    now = utcnow()
     next_link = None
     if offset + limit < total:
         args = request.args.to_dict(flat=False)
