@@ -55,6 +55,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from gridops.db import RowIdConverter
+
+    app.url_map.converters["id"] = RowIdConverter
     from gridops.api import bp as api_bp
     from gridops.auth.views import bp as auth_bp
     from gridops.cases.views import bp as cases_bp

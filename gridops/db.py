@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
+from werkzeug.routing import IntegerConverter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -15,6 +16,17 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: Largest value of an integer primary key on every supported database.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<id:name>`` in routes: a positive id the database can hold; anything else is a 404."""
+
+    def __init__(self, map, **kwargs):
+        super().__init__(map, min=1, max=MAX_ROW_ID)
 
 
 def utcnow() -> datetime:

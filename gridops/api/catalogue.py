@@ -25,6 +25,7 @@ from gridops.auth.permissions import is_admin
 from gridops.catalogue import services
 from gridops.catalogue.defaults import CASE_TYPES, NINE_WORDS
 from gridops.catalogue.models import BigClass, CatalogueChange, FilingStandard, RoutingRule, SmallClass
+from gridops.db import MAX_ROW_ID
 from gridops.errors import NotAllowed, NotFound, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
@@ -296,7 +297,7 @@ def create_standard(full_code: str):
     return jsonify(standard_dict(row)), 201
 
 
-@bp.patch("/catalogue/standards/<int:standard_id>")
+@bp.patch("/catalogue/standards/<id:standard_id>")
 def update_standard(standard_id: int):
     """Administrators: change a filing standard's wording, limit, closing condition or order."""
     row = _standard_or_404(standard_id)
@@ -306,7 +307,7 @@ def update_standard(standard_id: int):
     return jsonify(standard_dict(row))
 
 
-@bp.delete("/catalogue/standards/<int:standard_id>")
+@bp.delete("/catalogue/standards/<id:standard_id>")
 def deactivate_standard(standard_id: int):
     """Administrators: retire a filing standard (its class keeps at least one)."""
     row = _standard_or_404(standard_id)
@@ -325,7 +326,7 @@ def create_routing_rule():
     return jsonify(rule_dict(row)), 201
 
 
-@bp.patch("/catalogue/routing-rules/<int:rule_id>")
+@bp.patch("/catalogue/routing-rules/<id:rule_id>")
 def update_routing_rule(rule_id: int):
     """Administrators: change a routing rule."""
     row = _rule_or_404(rule_id)
@@ -335,7 +336,7 @@ def update_routing_rule(rule_id: int):
     return jsonify(rule_dict(row))
 
 
-@bp.delete("/catalogue/routing-rules/<int:rule_id>")
+@bp.delete("/catalogue/routing-rules/<id:rule_id>")
 def deactivate_routing_rule(rule_id: int):
     """Administrators: retire a routing rule."""
     row = _rule_or_404(rule_id)
@@ -638,8 +639,9 @@ def openapi_operations() -> dict[tuple[str, str], dict]:
     """(path, method) → OpenAPI operation for every catalogue endpoint."""
     day = _path_param("day", {"type": "string", "format": "date"}, "the date, YYYY-MM-DD")
     full_code = _path_param("full_code", {"type": "string"}, "small class full code, e.g. E0101 or C0118")
-    standard_id = _path_param("standard_id", {"type": "integer"}, "filing standard id")
-    rule_id = _path_param("rule_id", {"type": "integer"}, "routing rule id")
+    row_id = {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}
+    standard_id = _path_param("standard_id", row_id, "filing standard id")
+    rule_id = _path_param("rule_id", row_id, "routing rule id")
 
     def edit(summary: str, operation_id: str, params: list, body: str | None, status: str, schema: str) -> dict:
         tag = "calendar" if operation_id in CALENDAR_OPERATIONS else "catalogue"

@@ -17,6 +17,7 @@ from gridops.auth.roles import ROLE_VALUES
 from gridops.cases.models import PHOTO_KINDS, SOURCES, URGENCIES
 from gridops.cases.serializers import EXPORT_COLUMNS, STAGES
 from gridops.cases.states import ACTIONS, Input, State
+from gridops.db import MAX_ROW_ID
 
 OPENAPI_VERSION = "3.1.0"
 _RULE_PART = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -341,7 +342,7 @@ CASE_FILTERS = [
 ]
 NUMBER_PARAM = _path("number", {"type": "string"}, "the case number")
 #: Row ids are PostgreSQL integers.
-ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}
 PHOTO_ID = _path("photo_id", ID, "the photo id")
 MULTIPART_PHOTOS = {
     "photos": {

@@ -21,18 +21,14 @@ from gridops.errors import NotFound
 from gridops.extensions import db
 
 CACHE_SECONDS = 365 * 24 * 3600
-#: Ids beyond the database's integer column cannot exist; asking the database would fail.
-MAX_ID = 2**31 - 1
 
 
 def _visible_photo(photo_id: int) -> CasePhoto:
     """The photo when its case is visible to the caller; otherwise 404, whether it exists or not."""
     visible_ids = visible_cases(current_user).with_only_columns(Case.id)
-    photo = None
-    if photo_id <= MAX_ID:
-        photo = db.session.scalar(
-            select(CasePhoto).where(CasePhoto.id == photo_id, CasePhoto.case_id.in_(visible_ids))
-        )
+    photo = db.session.scalar(
+        select(CasePhoto).where(CasePhoto.id == photo_id, CasePhoto.case_id.in_(visible_ids))
+    )
     if photo is None:
         raise NotFound(_("There is no such photo."), {"photo_id": _("unknown")})
     return photo
@@ -59,14 +55,14 @@ def _send(photo: CasePhoto, relative_path: str, etag: str):
     return response
 
 
-@bp.get("/photos/<int:photo_id>")
+@bp.get("/photos/<id:photo_id>")
 def get_photo(photo_id: int):
     """A case photo (JPEG, at most 2048 px on its long edge)."""
     photo = _visible_photo(photo_id)
     return _send(photo, photo.path, photo.sha256)
 
 
-@bp.get("/photos/<int:photo_id>/thumb")
+@bp.get("/photos/<id:photo_id>/thumb")
 def get_photo_thumb(photo_id: int):
     """The photo's thumbnail (JPEG, at most 320 px on its long edge)."""
     photo = _visible_photo(photo_id)
