@@ -248,19 +248,24 @@ def measure(side: Side, args: argparse.Namespace, log: Path, first_index: int) -
         server.stop()
 
 
-def in_process_cost(app, db, side: Side, first_index: int, repeat: int = 30) -> tuple[int, float]:
+def in_process_cost(
+    app, db, side: Side, first_index: int, repeat: int = 30, show: bool = False
+) -> tuple[int, float]:
     """SQL statements of one request of ``side``, and median ms of ``repeat`` one at a time, in-process.
 
     No server and no concurrency: the request's own cost, apart from queueing. One
-    uncounted request first, so that caches and the locator are built.
+    uncounted request first, so that caches and the locator are built. ``show`` prints the
+    counted request's statements (their first 120 characters) to stderr.
     """
     from sqlalchemy import event
 
     client = app.test_client()
     count = [0]
 
-    def counted(*_):
+    def counted(_conn, _cursor, statement, *_):
         count[0] += 1
+        if show:
+            print(f"  {side.name} [{count[0]}]: {' '.join(statement.split())[:120]}", file=sys.stderr)
 
     with app.app_context():
         engine = db.engine
@@ -381,7 +386,7 @@ def run(args: argparse.Namespace) -> str:
                               {**json_headers, "Authorization": f"Bearer {secret}"}, case_body))
         else:
             notes.append(f"gridops has no POST {CASES_PATH} in this tree yet: only the minimal side was measured.")
-        costs = [in_process_cost(*apps[side.app_spec](), side, 10**9) for side in sides]
+        costs = [in_process_cost(*apps[side.app_spec](), side, 10**9, show=args.show_statements) for side in sides]
         notes.append(
             "In-process, one request at a time (no server, no queueing): "
             + "; ".join(f"{side.name}: {count} SQL statements (BEGIN/COMMIT not counted), median {ms:.1f} ms"
@@ -434,6 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case-type", default="event")
     parser.add_argument("--small-class", default="0102")
     parser.add_argument("--log", default="/tmp/gridops-bench-filing.log", help="gunicorn output")
+    parser.add_argument("--show-statements", action="store_true",
+                        help="print the SQL statements of the in-process counted request of each side")
     print(run(parser.parse_args(argv)))
 
 

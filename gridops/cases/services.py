@@ -167,8 +167,8 @@ def file_case(
         raise ValidationFailed(_("The case cannot be filed: check the marked fields."), problems)
 
     location = locate(x, y, datum)
-    area = db.session.get(Area, location.area.id)
     unit_grid_id = location.unit_grid.id if location.unit_grid else None
+    area, worker_id = _area_and_worker(location.area.id, unit_grid_id)
     case = Case(
         idempotency_key=idempotency_key,
         source=source,
@@ -200,7 +200,7 @@ def file_case(
         case.register_due_at = clocks.stage_due(now, clocks.REGISTER_LIMIT)
     payload: dict = {"source": source, "located_in_gap": location.gap}
     if case.state == State.VERIFYING.value:
-        payload["assigned_to"] = grid_worker_id(case)
+        payload["assigned_to"] = worker_id
     if idempotency_key is None:
         _insert_case(case, now)
     else:
@@ -223,6 +223,18 @@ def file_case(
     # A new case's timeline is the events just written: no query when it is read.
     set_committed_value(case, "events", events)
     return case
+
+
+def _area_and_worker(area_id: int, unit_grid_id: int | None) -> tuple[Area, int | None]:
+    """The located area and, when it is the unit grid, its grid worker (as ``grid_worker_id``), in one query."""
+    link = responsibility_grid_area.c
+    row = db.session.execute(
+        select(Area, ResponsibilityGrid.worker_id)
+        .outerjoin(responsibility_grid_area, link.area_id == Area.id)  # at most one: area_id is unique
+        .outerjoin(ResponsibilityGrid, ResponsibilityGrid.id == link.responsibility_grid_id)
+        .where(Area.id == area_id)
+    ).one()
+    return row[0], (row[1] if unit_grid_id == area_id else None)
 
 
 def _insert_case(case: Case, now: datetime) -> None:
