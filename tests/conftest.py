@@ -30,6 +30,8 @@ def _config(tmp_path_factory) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        # One cheap round instead of scrypt: hundreds of test users are made per run.
+        "GRIDOPS_PASSWORD_METHOD": "pbkdf2:sha256:1",
         "GRIDOPS_MEDIA_DIR": str(tmp_path_factory.mktemp("media")),
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,

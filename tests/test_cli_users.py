@@ -45,7 +45,7 @@ def test_create_with_every_field(runner, city):
     assert user.department.code == "SAN01"
     assert user.locale == "en"
     assert user.active
-    assert user.password_hash.startswith("scrypt:")
+    assert user.password_hash.startswith("pbkdf2:")  # the suite's cheap method; scrypt by default
     assert user.check_password(NEW_PASSWORD)
 
 
@@ -169,3 +169,18 @@ def test_deactivate_unknown_user_fails(runner):
     result = runner.invoke(args=["users", "deactivate", "ghost"])
     assert result.exit_code == 1
     assert "no user named ghost" in result.output
+
+
+def test_passwords_are_hashed_with_scrypt_unless_configured_otherwise(app):
+    from gridops.auth.models import password_method
+    from gridops.config import load_config
+
+    assert "GRIDOPS_PASSWORD_METHOD" not in load_config({})
+    saved = app.config.pop("GRIDOPS_PASSWORD_METHOD")
+    try:
+        assert password_method() == "scrypt"
+        user = User(username="hashed", full_name="H", role="admin")
+        user.set_password(NEW_PASSWORD)
+        assert user.password_hash.startswith("scrypt:") and user.check_password(NEW_PASSWORD)
+    finally:
+        app.config["GRIDOPS_PASSWORD_METHOD"] = saved

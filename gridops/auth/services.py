@@ -8,7 +8,7 @@ from functools import cache
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from gridops.auth.models import User
+from gridops.auth.models import User, password_method
 from gridops.auth.roles import ROLE_VALUES, Role
 from gridops.db import utcnow
 from gridops.errors import NotAllowed, NotAuthenticated, NotFound, ValidationFailed
@@ -139,8 +139,8 @@ def activate_user(user: User) -> None:
 
 
 @cache
-def _decoy_hash() -> str:
-    return generate_password_hash("gridops decoy password")
+def _decoy_hash(method: str) -> str:
+    return generate_password_hash("gridops decoy password", method=method)
 
 
 def authenticate(username: str, password: str) -> User:
@@ -148,7 +148,7 @@ def authenticate(username: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None:
         # Costs as much as a wrong password, so timing does not reveal which usernames exist.
-        check_password_hash(_decoy_hash(), password or "")
+        check_password_hash(_decoy_hash(password_method()), password or "")
         raise NotAuthenticated("wrong username or password")
     if not user.check_password(password or ""):
         raise NotAuthenticated("wrong username or password")
