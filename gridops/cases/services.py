@@ -226,7 +226,7 @@ def file_case(
 
 
 def _area_and_worker(area_id: int, unit_grid_id: int | None) -> tuple[Area, int | None]:
-    """The located area and, when it is the unit grid, its grid worker (as ``grid_worker_id``), in one query."""
+    """The located area and, if it is the unit grid, its grid worker (``grid_worker_id``): one query."""
     link = responsibility_grid_area.c
     row = db.session.execute(
         select(Area, ResponsibilityGrid.worker_id)
