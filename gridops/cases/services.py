@@ -16,7 +16,6 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -41,8 +40,9 @@ from gridops.cases.models import (
 from gridops.cases.numbers import next_case_number
 from gridops.cases.photos import attach_photos
 from gridops.cases.states import ACTIONS, Action, Input, Scope, State, action_for, actions_from
-from gridops.catalogue.models import BigClass, FilingStandard, SmallClass
+from gridops.catalogue.models import FilingStandard, SmallClass
 from gridops.catalogue.routing import suggest_unit
+from gridops.catalogue.services import find_small_class
 from gridops.db import utcnow
 from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationFailed
 from gridops.extensions import db
@@ -251,20 +251,12 @@ def _check_text(problems: dict, field: str, value, limit: int) -> None:
 
 
 def _small_class(case_type: str, code, problems: dict) -> SmallClass | None:
-    small_class = db.session.scalars(
-        select(SmallClass)
-        .join(SmallClass.big_class)
-        .where(
-            SmallClass.case_type == case_type,
-            SmallClass.code == code,
-            SmallClass.active.is_(True),
-            BigClass.active.is_(True),
-        )
-        .options(joinedload(SmallClass.standards))
-    ).unique().first()
-    if small_class is None:
-        problems["small_class"] = _("no active small class has the code %(code)s", code=repr(code))
-    return small_class
+    """The catalogue's answer, with its refusal collected among the other fields' problems."""
+    try:
+        return find_small_class(case_type, code)
+    except ValidationFailed as exc:
+        problems.update(exc.fields)
+        return None
 
 
 def _standard(small_class: SmallClass, standard_id, problems: dict) -> FilingStandard | None:

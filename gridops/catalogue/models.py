@@ -119,3 +119,17 @@ class CatalogueChange(db.Model):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     before: Mapped[Optional[dict]] = mapped_column(JSON)
     after: Mapped[Optional[dict]] = mapped_column(JSON)
+
+    @classmethod
+    def record(cls, entity: str, entity_id: int, action: str, actor, before, after) -> "CatalogueChange":
+        """Add one history entry for an administrator's edit (``actor`` None: the system)."""
+        change = cls(
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            changed_by_id=actor.id if actor is not None else None,
+            before=before,
+            after=after,
+        )
+        db.session.add(change)
+        return change

@@ -254,19 +254,6 @@ def _check_admin(actor: User | None) -> None:
         raise NotAllowed(_("Only administrators may edit the catalogue."))
 
 
-def _record(entity: str, entity_id: int, action: str, actor: User | None, before, after) -> CatalogueChange:
-    change = CatalogueChange(
-        entity=entity,
-        entity_id=entity_id,
-        action=action,
-        changed_by_id=actor.id if actor is not None else None,
-        before=before,
-        after=after,
-    )
-    db.session.add(change)
-    return change
-
-
 def _big_class_dict(row: BigClass) -> dict:
     return {
         "case_type": row.case_type,
@@ -380,7 +367,7 @@ def seed_default_catalogue(actor: User | None = None) -> SeedResult:
             db.session.add(row)
             db.session.flush()
             bigs[(case_type, code)] = row
-            _record("big_class", row.id, "create", actor, None, _big_class_dict(row))
+            CatalogueChange.record("big_class", row.id, "create", actor, None, _big_class_dict(row))
             result.created["big_class"] += 1
     smalls = {(row.case_type, row.code): row for row in db.session.scalars(select(SmallClass))}
     counts = dict(
@@ -402,7 +389,7 @@ def seed_default_catalogue(actor: User | None = None) -> SeedResult:
             )
             db.session.add(row)
             db.session.flush()
-            _record("small_class", row.id, "create", actor, None, _small_class_dict(row))
+            CatalogueChange.record("small_class", row.id, "create", actor, None, _small_class_dict(row))
             result.created["small_class"] += 1
         else:
             result.kept["small_class"] += 1
@@ -421,7 +408,7 @@ def seed_default_catalogue(actor: User | None = None) -> SeedResult:
             )
             db.session.add(standard)
             db.session.flush()
-            _record("standard", standard.id, "create", actor, None, _standard_dict(standard))
+            CatalogueChange.record("standard", standard.id, "create", actor, None, _standard_dict(standard))
             result.created["standard"] += 1
     db.session.flush()
     return result
@@ -444,7 +431,7 @@ def create_big_class(actor: User | None, data: Mapping) -> BigClass:
     row.active = values.get("active", True)
     db.session.add(row)
     db.session.flush()
-    _record("big_class", row.id, "create", actor, None, _big_class_dict(row))
+    CatalogueChange.record("big_class", row.id, "create", actor, None, _big_class_dict(row))
     db.session.flush()
     return row
 
@@ -455,7 +442,7 @@ def update_big_class(actor: User | None, row: BigClass, data: Mapping) -> BigCla
     values = _validate(data, BIG_CLASS_FIELDS, fixed=("case_type", "code"))
     before = _big_class_dict(row)
     _apply(row, values)
-    _record("big_class", row.id, "update", actor, before, _big_class_dict(row))
+    CatalogueChange.record("big_class", row.id, "update", actor, before, _big_class_dict(row))
     db.session.flush()
     return row
 
@@ -465,7 +452,7 @@ def deactivate_big_class(actor: User | None, row: BigClass) -> BigClass:
     _check_admin(actor)
     before = _big_class_dict(row)
     row.active = False
-    _record("big_class", row.id, "deactivate", actor, before, _big_class_dict(row))
+    CatalogueChange.record("big_class", row.id, "deactivate", actor, before, _big_class_dict(row))
     db.session.flush()
     return row
 
@@ -493,7 +480,7 @@ def create_small_class(actor: User | None, data: Mapping) -> SmallClass:
     row.active = values.get("active", True)
     db.session.add(row)
     db.session.flush()
-    _record("small_class", row.id, "create", actor, None, _small_class_dict(row))
+    CatalogueChange.record("small_class", row.id, "create", actor, None, _small_class_dict(row))
     db.session.flush()
     return row
 
@@ -504,7 +491,7 @@ def update_small_class(actor: User | None, row: SmallClass, data: Mapping) -> Sm
     values = _validate(data, SMALL_CLASS_FIELDS, fixed=("case_type", "code"))
     before = _small_class_dict(row)
     _apply(row, values)
-    _record("small_class", row.id, "update", actor, before, _small_class_dict(row))
+    CatalogueChange.record("small_class", row.id, "update", actor, before, _small_class_dict(row))
     db.session.flush()
     return row
 
@@ -514,7 +501,7 @@ def deactivate_small_class(actor: User | None, row: SmallClass) -> SmallClass:
     _check_admin(actor)
     before = _small_class_dict(row)
     row.active = False
-    _record("small_class", row.id, "deactivate", actor, before, _small_class_dict(row))
+    CatalogueChange.record("small_class", row.id, "deactivate", actor, before, _small_class_dict(row))
     db.session.flush()
     return row
 
@@ -539,7 +526,7 @@ def create_standard(actor: User | None, small_class: SmallClass, data: Mapping) 
     row.small_class = small_class
     db.session.add(row)
     db.session.flush()
-    _record("standard", row.id, "create", actor, None, _standard_dict(row))
+    CatalogueChange.record("standard", row.id, "create", actor, None, _standard_dict(row))
     db.session.flush()
     return row
 
@@ -552,7 +539,7 @@ def update_standard(actor: User | None, row: FilingStandard, data: Mapping) -> F
         _check_keeps_an_active_standard(row)
     before = _standard_dict(row)
     _apply(row, values)
-    _record("standard", row.id, "update", actor, before, _standard_dict(row))
+    CatalogueChange.record("standard", row.id, "update", actor, before, _standard_dict(row))
     db.session.flush()
     return row
 
@@ -564,7 +551,7 @@ def deactivate_standard(actor: User | None, row: FilingStandard) -> FilingStanda
         _check_keeps_an_active_standard(row)
     before = _standard_dict(row)
     row.active = False
-    _record("standard", row.id, "deactivate", actor, before, _standard_dict(row))
+    CatalogueChange.record("standard", row.id, "deactivate", actor, before, _standard_dict(row))
     db.session.flush()
     return row
 
@@ -579,7 +566,7 @@ def create_routing_rule(actor: User | None, data: Mapping) -> RoutingRule:
     _apply(row, values)
     db.session.add(row)
     db.session.flush()
-    _record("routing_rule", row.id, "create", actor, None, _rule_dict(row))
+    CatalogueChange.record("routing_rule", row.id, "create", actor, None, _rule_dict(row))
     db.session.flush()
     return row
 
@@ -590,7 +577,7 @@ def update_routing_rule(actor: User | None, row: RoutingRule, data: Mapping) -> 
     values = _validate(data, ROUTING_FIELDS)
     before = _rule_dict(row)
     _apply(row, values)
-    _record("routing_rule", row.id, "update", actor, before, _rule_dict(row))
+    CatalogueChange.record("routing_rule", row.id, "update", actor, before, _rule_dict(row))
     db.session.flush()
     return row
 
@@ -600,6 +587,6 @@ def deactivate_routing_rule(actor: User | None, row: RoutingRule) -> RoutingRule
     _check_admin(actor)
     before = _rule_dict(row)
     row.active = False
-    _record("routing_rule", row.id, "deactivate", actor, before, _rule_dict(row))
+    CatalogueChange.record("routing_rule", row.id, "deactivate", actor, before, _rule_dict(row))
     db.session.flush()
     return row

@@ -44,19 +44,6 @@ def _check_admin(actor: User | None) -> None:
         raise NotAllowed(_("Only administrators may change the working calendar."))
 
 
-def _record(entity: str, entity_id: int, action: str, actor: User | None, before, after) -> None:
-    db.session.add(
-        CatalogueChange(
-            entity=entity,
-            entity_id=entity_id,
-            action=action,
-            changed_by_id=actor.id if actor is not None else None,
-            before=before,
-            after=after,
-        )
-    )
-
-
 def _setting(key: str) -> CitySetting | None:
     return db.session.get(CitySetting, key)
 
@@ -118,7 +105,7 @@ def set_calendar_day(actor: User | None, day, working, note: str = "") -> Calend
     row.note = note.strip()
     row.changed_by_id = actor.id if actor is not None else None
     row.changed_at = utcnow()
-    _record("calendar_day", _day_entity_id(day), "update" if before else "create", actor, before, _day_dict(row))
+    CatalogueChange.record("calendar_day", _day_entity_id(day), "update" if before else "create", actor, before, _day_dict(row))
     _bump_version(actor)
     db.session.flush()
     return row
@@ -131,7 +118,7 @@ def clear_calendar_day(actor: User | None, day) -> None:
     row = db.session.get(CalendarDay, day)
     if row is None:
         raise ValidationFailed.field("day", _("%(day)s has no override", day=day.isoformat()))
-    _record("calendar_day", _day_entity_id(day), "delete", actor, _day_dict(row), None)
+    CatalogueChange.record("calendar_day", _day_entity_id(day), "delete", actor, _day_dict(row), None)
     db.session.delete(row)
     _bump_version(actor)
     db.session.flush()
@@ -155,7 +142,7 @@ def enter_calendar_year(actor: User | None, year) -> list[int]:
         raise ValidationFailed.field("year", _("%(year)d is entered already", year=year))
     after = sorted([*before, year])
     _put_setting(ENTERED_YEARS_KEY, after, actor)
-    _record("calendar_year", year, "create", actor, {"entered_years": before}, {"entered_years": after})
+    CatalogueChange.record("calendar_year", year, "create", actor, {"entered_years": before}, {"entered_years": after})
     _bump_version(actor)
     db.session.flush()
     return after
@@ -175,7 +162,7 @@ def set_work_schedule(actor: User | None, data: Mapping) -> WorkSchedule:
     schedule = WorkSchedule.from_dict(data)
     before = work_schedule().to_dict()
     _put_setting(SCHEDULE_KEY, schedule.to_dict(), actor)
-    _record("schedule", 0, "update", actor, before, schedule.to_dict())
+    CatalogueChange.record("schedule", 0, "update", actor, before, schedule.to_dict())
     _bump_version(actor)
     db.session.flush()
     return schedule
@@ -223,7 +210,7 @@ def set_warning_thresholds(actor: User | None, data: Mapping) -> dict[ClockType,
     before = warning_thresholds()
     after = {**before, **_parse_thresholds(data)}
     _put_setting(THRESHOLDS_KEY, _thresholds_dict(after), actor)
-    _record("thresholds", 0, "update", actor, _thresholds_dict(before), _thresholds_dict(after))
+    CatalogueChange.record("thresholds", 0, "update", actor, _thresholds_dict(before), _thresholds_dict(after))
     _bump_version(actor)
     db.session.flush()
     return after
