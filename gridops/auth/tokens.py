@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from gridops.auth.models import ApiToken, User
 from gridops.db import utcnow
@@ -59,7 +60,10 @@ def issue_token(
 def user_for_token(secret: str, now: datetime | None = None) -> tuple[User | None, bool]:
     """The active user behind a valid token (or None), and whether ``last_used_at`` was updated."""
     now = now or utcnow()
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
+    # The user comes in the same query: every API call pays for this lookup.
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == digest(secret)).options(joinedload(ApiToken.user))
+    )
     if token is None or not token.is_valid(now) or not token.user.active:
         return None, False
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
