@@ -18,7 +18,6 @@ import http.client
 import itertools
 import json
 import os
-import platform
 import secrets
 import socket
 import subprocess
@@ -28,10 +27,11 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.machine import describe
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CASES_PATH = "/api/v1/cases"
@@ -311,20 +311,7 @@ def machine() -> dict[str, str]:
     import gunicorn
     import psycopg
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cores (nproc)": str(os.cpu_count()),
-        "CPU": cpu,
-        "Python": platform.python_version(),
-        "gunicorn / psycopg": f"{gunicorn.__version__} / {psycopg.__version__}",
-        "load average at start": " ".join(f"{value:.2f}" for value in os.getloadavg()),
-    }
+    return describe(**{"gunicorn / psycopg": f"{gunicorn.__version__} / {psycopg.__version__}"})
 
 
 def markdown(info: dict[str, str], results: list[Result], notes: list[str]) -> str:

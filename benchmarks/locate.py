@@ -21,7 +21,6 @@ import ctypes
 import gc
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -29,12 +28,12 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import shapely
 
+from benchmarks.machine import describe
 from gridops.territory.datum import convert_many
 from gridops.territory.locator import AreaColumns, LevelInfo, Locator
 
@@ -66,21 +65,9 @@ def release_free_memory() -> None:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cores (nproc)": str(os.cpu_count()),
-        "CPU": cpu,
-        "Python": platform.python_version(),
-        "Shapely / GEOS": f"{shapely.__version__} / {shapely.geos_version_string}",
-        "NumPy": np.__version__,
-        "load average at start": " ".join(f"{value:.2f}" for value in os.getloadavg()),
-    }
+    return describe(
+        **{"Shapely / GEOS": f"{shapely.__version__} / {shapely.geos_version_string}", "NumPy": np.__version__}
+    )
 
 
 @dataclass
