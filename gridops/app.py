@@ -64,11 +64,29 @@ def register_blueprints(app: Flask) -> None:
     from gridops.territory.views import bp as territory_bp
     from gridops.web.views import bp as web_bp
 
+    from gridops.admin.views import bp as admin_bp
+    from gridops.evaluation.views import bp as evaluation_bp
+    from gridops.hotline.views import bp as hotline_bp
+    from gridops.open311.views import bp as open311_bp
+    from gridops.supervision.views import bp as supervision_bp
+    from gridops.tablet.views import bp as tablet_bp
+    from gridops.workspaces.views import bp as workspaces_bp
+
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(territory_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(api_bp)
+    for blueprint in (
+        admin_bp,
+        evaluation_bp,
+        hotline_bp,
+        open311_bp,
+        supervision_bp,
+        tablet_bp,
+        workspaces_bp,
+    ):
+        app.register_blueprint(blueprint)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import default_exceptions
 from gridops.auth import permissions
 from gridops.auth.roles import Role
 from gridops.i18n import current_locale, html_lang
+from gridops.web.nav import nav_items
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -72,4 +73,5 @@ def init_templating(app: Flask) -> None:
             "html_lang": html_lang(locale),
             "Role": Role,
             "perm": permissions,
+            "nav_items": nav_items,
         }

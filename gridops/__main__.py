@@ -1,0 +1,5 @@
+"""`python -m gridops …` runs the same command line as `gridops …`."""
+
+from gridops.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Administration pages: users, territory import, catalogue, routing, calendar."""

@@ -1,0 +1,1 @@
+"""Evaluation (综合评价): indicators, scores, snapshots, notices, early warnings, campaigns."""

@@ -1,0 +1,1 @@
+"""The 12345 hotline desk: callers' contacts, replies, follow-up calls, the gazetteer."""

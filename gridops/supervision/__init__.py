@@ -1,0 +1,1 @@
+"""Supervision: the scheduler's jobs, warnings, timeout supervision orders, the inbox."""

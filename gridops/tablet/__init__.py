@@ -1,0 +1,1 @@
+"""The grid worker's tablet app (installable, works offline)."""

@@ -1,0 +1,33 @@
+"""The main navigation: one entry per workspace, shown to the users who may open it.
+
+Each package adds its own entry to ``MAIN_NAV``; the layout renders ``nav_items(user)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flask_babel import lazy_gettext as _l
+
+from gridops.auth import permissions
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: object  # a lazy string, translated when rendered
+    visible: Callable[[object], bool]
+    #: Marks the item current when the request's endpoint starts with this prefix.
+    current_prefix: str
+
+
+MAIN_NAV: list[NavItem] = [
+    NavItem("cases.case_list", _l("Cases"), permissions.is_signed_in, "cases."),
+    NavItem("territory.map_page", _l("Territory map"), permissions.can_view_map, "territory.map_page"),
+]
+
+
+def nav_items(user) -> list[NavItem]:
+    """The entries ``user`` may open, in menu order."""
+    return [item for item in MAIN_NAV if item.visible(user)]

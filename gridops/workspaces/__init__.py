@@ -1,0 +1,1 @@
+"""Workspaces: the command centre, the unit inbox and the leader view."""

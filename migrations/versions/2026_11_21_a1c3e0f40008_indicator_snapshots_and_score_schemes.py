@@ -1,0 +1,24 @@
+"""indicator snapshots and score schemes
+
+Revision ID: a1c3e0f40008
+Revises: a1c3e0f40007
+Create Date: 2026-11-21 07:10:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'a1c3e0f40008'
+down_revision = 'a1c3e0f40007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
