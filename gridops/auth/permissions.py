@@ -131,3 +131,22 @@ def department_scope_clause(user: User | None, department_column) -> ColumnEleme
     if not ids:
         return false()
     return department_column.in_(ids)
+
+
+#: Hotline and supervision-centre staff (domain.md §8): the only roles that see callers unmasked.
+CALLER_DATA_ROLES = {Role.HOTLINE_OPERATOR, Role.INTAKE_OPERATOR, Role.SHIFT_LEADER}
+
+
+def can_see_caller(user: User | None) -> bool:
+    """See a hotline caller's name and phone unmasked (each such view is recorded)."""
+    return has_role(user, *CALLER_DATA_ROLES)
+
+
+def can_take_hotline_calls(user: User | None) -> bool:
+    """Log complaints, reply to callers and make follow-up calls at the hotline desk."""
+    return has_role(user, Role.HOTLINE_OPERATOR)
+
+
+def can_manage_gazetteer(user: User | None) -> bool:
+    """Import the gazetteer of roads and landmarks."""
+    return is_admin(user)
