@@ -1,7 +1,15 @@
 """Imports every model so that metadata is complete (migrations, create_all)."""
 
 from gridops.auth.models import ApiToken, User
-from gridops.cases.models import Case, CaseEvent, CaseNumberCounter, CasePause, CasePhoto, CaseRequest
+from gridops.cases.models import (
+    Case,
+    CaseEvent,
+    CaseMerge,
+    CaseNumberCounter,
+    CasePause,
+    CasePhoto,
+    CaseRequest,
+)
 from gridops.catalogue.models import BigClass, CatalogueChange, FilingStandard, RoutingRule, SmallClass
 from gridops.org.models import Department
 from gridops.territory.models import Area, AreaLevel, GridLayer, ResponsibilityGrid
@@ -20,6 +28,7 @@ __all__ = [
     "CalendarDay",
     "Case",
     "CaseEvent",
+    "CaseMerge",
     "CaseNumberCounter",
     "CasePause",
     "CasePhoto",

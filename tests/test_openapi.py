@@ -137,6 +137,12 @@ def test_real_responses_match_the_document(client, world, app):
     call("post", f"/cases/{number}/actions/register", action, json={}, headers=intake)  # 409
     call("post", f"/cases/{number}/actions/dispatch", action, json={"unit": "SAN01"},
          headers=world.headers("dispatcher"))
+    near = new_case()
+    call("get", f"/cases/duplicates?small_class=E0102&x={near['x']}&y={near['y']}&datum=gcj02&exclude={number}",
+         headers=intake)
+    call("get", "/cases/duplicates?small_class=E9999&x=1&y=1", headers=intake)  # 422
+    call("get", f"/cases/{with_photo['number']}/duplicates", "/cases/{number}/duplicates", headers=intake)
+    call("get", "/cases/nope/duplicates", "/cases/{number}/duplicates", headers=intake)  # 404
     for kind in ("csv", "xlsx", "geojson"):
         call("get", f"/cases/export.{kind}?state=dispatched", headers=intake)
         call("get", f"/cases/export.{kind}?overdue=perhaps", headers=intake)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridops.cases.states import State
@@ -17,6 +17,9 @@ URGENCIES = ("normal", "urgent")
 PHOTO_KINDS = ("near", "far", "after", "other")
 REQUEST_KINDS = ("return", "extension", "suspension")
 REQUEST_STATUSES = ("pending", "approved", "rejected")
+#: Open cases, as literal SQL: the partial index below and the duplicate search share it verbatim,
+#: so that both databases see the query's condition implies the index's.
+OPEN_CASE_SQL = "state NOT IN ('closed', 'cancelled', 'merged')"
 
 
 def _in(column: str, values) -> str:
@@ -36,6 +39,11 @@ class Case(db.Model):
         Index("ix_case_area_path_state", "area_path", "state"),
         Index("ix_case_holder_state", "holder_department_id", "state"),
         Index("ix_case_class_reported", "small_class_id", "reported_at"),
+        # Likely duplicates: open cases of a class in a band of latitude, then longitude.
+        Index(
+            "ix_case_open_class_position", "small_class_id", "layer_y", "layer_x",
+            postgresql_where=text(OPEN_CASE_SQL), sqlite_where=text(OPEN_CASE_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -196,3 +204,32 @@ class CaseNumberCounter(db.Model):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class CaseMerge(db.Model):
+    """One merge (并单) of a duplicate into its master, with what moved, so an undo restores it exactly."""
+
+    __tablename__ = "case_merge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    duplicate_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    master_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
+    merged_at: Mapped[datetime]
+    merged_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    #: The duplicate's state before the merge: an undo returns it there.
+    previous_state: Mapped[str] = mapped_column(String(16))
+    cross_grid: Mapped[bool] = mapped_column(default=False)
+    cross_class: Mapped[bool] = mapped_column(default=False)
+    #: Ids of the photos and hotline contacts moved to the master.
+    moved_photo_ids: Mapped[list] = mapped_column(JSON, default=list)
+    moved_contact_ids: Mapped[list] = mapped_column(JSON, default=list)
+    #: What the master's repeat count gained (the duplicate and its own repeats).
+    repeat_added: Mapped[int] = mapped_column(default=1)
+    duplicate_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"))
+    master_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"))
+    undone_at: Mapped[Optional[datetime]]
+    undone_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+
+    duplicate: Mapped[Case] = relationship(foreign_keys=[duplicate_id])
+    master: Mapped[Case] = relationship(foreign_keys=[master_id])
+    merged_by = relationship("User", foreign_keys=[merged_by_id])
