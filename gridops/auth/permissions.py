@@ -150,3 +150,62 @@ def can_take_hotline_calls(user: User | None) -> bool:
 def can_manage_gazetteer(user: User | None) -> bool:
     """Import the gazetteer of roads and landmarks."""
     return is_admin(user)
+
+
+# ---- Evaluation: notices, early warnings, campaigns ----
+
+#: Roles that read notices: the meeting's chair and staff, area leads and handling units.
+NOTICE_READER_ROLES = {Role.ADMIN, Role.LEADER, Role.EVALUATOR, Role.AREA_LEAD, Role.UNIT_STAFF}
+
+
+def can_manage_notices(user: User | None) -> bool:
+    """Generate, refresh and publish notices; evaluate early warnings; record interviews and plans."""
+    return has_role(user, Role.EVALUATOR, Role.ADMIN)
+
+
+def can_view_notices(user: User | None) -> bool:
+    """Open the notices list (which notices it shows is decided by can_view_notice)."""
+    return has_role(user, *NOTICE_READER_ROLES)
+
+
+def can_view_notice(user: User | None, notice) -> bool:
+    """Evaluators, admins and leaders read every notice; others only published ones of their scope.
+
+    Area leads read city notices and those of an area that contains or lies in theirs; unit
+    staff read city notices. What a notice lists by name is narrowed further to the reader's
+    scope when it is shown.
+    """
+    if has_role(user, Role.EVALUATOR, Role.ADMIN, Role.LEADER):
+        return True
+    if not can_view_notices(user) or notice.status != "published":
+        return False
+    if notice.scope_area is None:
+        return True
+    if user.role_enum is Role.AREA_LEAD:
+        own = scope_path(user)
+        return own is not None and (notice.scope_area.path.startswith(own) or own.startswith(notice.scope_area.path))
+    return False
+
+
+def can_view_warnings(user: User | None) -> bool:
+    """Open early warnings, interviews and assistance plans (area leads: those of their area)."""
+    return has_role(user, Role.EVALUATOR, Role.ADMIN, Role.LEADER, Role.AREA_LEAD)
+
+
+def can_view_warning(user: User | None, warning) -> bool:
+    """City-wide readers see every warning; an area lead those about an area in their subtree."""
+    if has_role(user, Role.EVALUATOR, Role.ADMIN, Role.LEADER):
+        return True
+    if not has_role(user, Role.AREA_LEAD) or warning.area is None:
+        return False
+    return can_view_area(user, warning.area)
+
+
+def can_manage_campaigns(user: User | None) -> bool:
+    """Open special campaigns."""
+    return has_role(user, Role.EVALUATOR, Role.ADMIN)
+
+
+def can_view_campaigns(user: User | None) -> bool:
+    """Follow special campaigns' progress."""
+    return has_role(user, Role.EVALUATOR, Role.ADMIN, Role.LEADER, Role.AREA_LEAD)
