@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from flask_babel import gettext as _
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
@@ -48,6 +49,7 @@ from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationF
 from gridops.extensions import db
 from gridops.i18n import current_locale
 from gridops.org.models import Department
+from gridops.supervision.services import HANDLING_STATES, open_leader_order, track_case
 from gridops.territory.datum import check_datum
 from gridops.territory.locator import locate
 from gridops.territory.models import Area, ResponsibilityGrid, responsibility_grid_area
@@ -353,13 +355,27 @@ class _Step:
         if self.action.target is not None:
             self.case.state = self.action.target.value
         flag_modified(self.case, "state")
+        watch = _moves_handling_clock(self.case, self.from_state)
         event = _append_event(
             self.case, self.actor, self.action.name, self.from_state, to_state, self.now,
             note=self.reason or self.note or self.instruction, payload=self.payload or None,
         )
         _attach(self.case, event, self.photos, self.actor, self.action.name)
         _flush()
+        if watch:
+            track_case(self.case)
         return event
+
+
+def _moves_handling_clock(case: Case, from_state: State) -> bool:
+    """The step starts, stops or moves the handling clock that escalation watches."""
+    watched = HANDLING_STATES
+    if from_state.value not in watched and case.state not in watched:
+        return False
+    if (from_state.value in watched) != (case.state in watched):
+        return True
+    attrs = sa_inspect(case).attrs
+    return attrs.handle_due_at.history.has_changes() or attrs.dispatched_at.history.has_changes()
 
 
 def _begin(case: Case, name: str, actor: User, expected_version: int | None, inputs: dict, now) -> _Step:
@@ -783,7 +799,9 @@ def supervise_case(case, actor, *, expected_version=None, now=None, **inputs) ->
     step = _begin(case, "supervise", actor, expected_version, inputs, now)
     case.supervised = True
     step.payload["instruction"] = step.instruction
-    return step.finish()
+    event = step.finish()
+    open_leader_order(case, actor, step.instruction, now=step.now)
+    return event
 
 
 SERVICES: dict[str, Callable[..., CaseEvent]] = {
