@@ -44,6 +44,11 @@ class Case(db.Model):
             "ix_case_open_class_position", "small_class_id", "layer_y", "layer_x",
             postgresql_where=text(OPEN_CASE_SQL), sqlite_where=text(OPEN_CASE_SQL),
         ),
+        # Evaluation counts the cases of a period by each of these times.
+        Index("ix_case_reported_at", "reported_at"),
+        Index("ix_case_registered_at", "registered_at"),
+        Index("ix_case_closed_at", "closed_at"),
+        Index("ix_case_handle_due_at", "handle_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +129,8 @@ class CaseEvent(db.Model):
     """One step in a case's life: who, in which role, when, what, from → to, why. Never edited."""
 
     __tablename__ = "case_event"
+    #: Evaluation counts a period's dispatches, returns and checks.
+    __table_args__ = (Index("ix_case_event_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)

@@ -11,6 +11,72 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gridops.db import utcnow
 from gridops.extensions import db
 
+# ---------------------------------------------------------------------------------------------
+# Indicators and scores
+
+#: The groupings indicators are computed for (see gridops.evaluation.indicators).
+GROUP_BYS = ("city", "district", "subdistrict", "community", "grid", "unit", "post", "worker")
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class ScoreScheme(db.Model):
+    """A way of turning indicators into scores and grades (考核办法): items, deductions, bands.
+
+    ``parameters`` holds the whole rule set (see gridops.evaluation.scores); a snapshot keeps
+    a copy of the parameters it was scored with, so editing a scheme never changes the past.
+    """
+
+    __tablename__ = "score_scheme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[Optional[str]] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    parameters: Mapped[dict] = mapped_column(JSON)
+    #: The scheme used when none is named (exactly one, kept so by the services).
+    is_default: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Bumped by every edit, so readers can tell which version of the rules they saw.
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+
+    def display_name(self, locale: str) -> str:
+        return (self.name_en or self.name) if locale == "en" else self.name
+
+
+class IndicatorSnapshot(db.Model):
+    """The frozen figures and scores of one closed period, grouping and scheme (考核快照).
+
+    Written once when the period closes; reads of that period come from here, so a published
+    notice never changes afterwards. ``scheme_parameters`` are the rules as they were then.
+    """
+
+    __tablename__ = "indicator_snapshot"
+    __table_args__ = (
+        UniqueConstraint("period_key", "group_by", "scheme_id", name="uq_indicator_snapshot_period_group_scheme"),
+        CheckConstraint(_in("group_by", GROUP_BYS), name="group_by"),
+        CheckConstraint(_in("period_kind", ("week", "month", "quarter", "year", "custom")), name="period_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(32))
+    period_kind: Mapped[str] = mapped_column(String(8))
+    group_by: Mapped[str] = mapped_column(String(16))
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("score_scheme.id"), index=True)
+    scheme_revision: Mapped[int]
+    scheme_parameters: Mapped[dict] = mapped_column(JSON)
+    #: One entry per row: its figures (IndicatorRow) and its score, grade and rank.
+    rows: Mapped[list] = mapped_column(JSON)
+    frozen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    scheme: Mapped[ScoreScheme] = relationship()
+
 
 # ---- Notices, early warnings, assistance plans and special campaigns ----
 

@@ -1,0 +1,574 @@
+"""Evaluation indicators (考核指标) of domain.md §7, counted in SQL for any period and grouping.
+
+Every figure is a count, a sum or a ratio of counts over the cases of a period, grouped by
+an area level (district, subdistrict, community, unit grid), a handling unit, a post (the
+role that filed the case), a grid worker, or the whole city. Counting happens in a few
+aggregate queries (one pass over the period's cases, one over its events, one each over the
+hotline's orders and contacts, one for patrol coverage); Python only divides and labels
+the per-group totals. Merged cases (并单) are left out everywhere. The definitions — what
+"due in the period" means, which time each figure is judged by — are in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, case, distinct, false, func, literal, literal_column, or_, select
+from sqlalchemy.orm import aliased
+
+from gridops.auth.models import User
+from gridops.auth.roles import ROLE_VALUES, Role
+from gridops.cases.models import Case, CaseEvent, CasePause
+from gridops.cases.states import State
+from gridops.errors import ValidationFailed
+from gridops.evaluation.models import GROUP_BYS
+from gridops.evaluation.periods import Period
+from gridops.extensions import db
+from gridops.hotline.models import HotlineContact, HotlineOrder
+from gridops.i18n import current_locale
+from gridops.org.models import Department
+from gridops.territory.models import Area, AreaLevel, ResponsibilityGrid, responsibility_grid_area
+
+#: Area groupings and the level key each one counts at (the unit grid level is found by its flag).
+AREA_GROUPS = {"district": "district", "subdistrict": "subdistrict", "community": "community", "grid": None}
+#: Sources whose cases count double in deductions (领导交办、媒体曝光).
+PRIORITY_SOURCES = ("leader", "media")
+#: Follow-up answers that count as satisfied (满意、基本满意).
+SATISFIED = ("satisfied", "basically_satisfied")
+
+
+@dataclass
+class IndicatorRow:
+    """The figures of one group (an area, unit, post, grid worker or the city) for one period.
+
+    Rates are fractions (0–1) rounded to 4 places, None when their denominator is 0.
+    """
+
+    key: str
+    label: str
+    #: Rows of the same peer group are ranked together (area level; a unit's territory).
+    peer_group: str
+    #: Area path or department id of the group, for scoping frozen figures on read.
+    path: str = ""
+    ref_id: int | None = None
+
+    # Reporting and registration (立案)
+    reports: int = 0
+    registered_reports: int = 0
+    registration_rate: float | None = None
+    registrations: int = 0
+    on_time_registrations: int = 0
+    on_time_registration_rate: float | None = None
+    # Dispatch (派遣)
+    dispatches: int = 0
+    inaccurate_dispatches: int = 0
+    accurate_dispatch_rate: float | None = None
+    # Closure (结案)
+    closures: int = 0
+    self_handled: int = 0
+    due: int = 0
+    suspended: int = 0
+    closed_due: int = 0
+    closure_rate: float | None = None
+    on_time_closed: int = 0
+    on_time_closure_rate: float | None = None
+    on_time_handled: int = 0
+    on_time_handling_rate: float | None = None
+    # Rework (返工) and overdue (超期)
+    checks: int = 0
+    rework_count: int = 0
+    rework_rate: float | None = None
+    rework_cases: int = 0
+    triple_rework_cases: int = 0
+    overdue_closed: int = 0
+    overdue_open: int = 0
+    avg_handling_hours: float | None = None
+    # Hotline (12345)
+    followups: int = 0
+    satisfied_followups: int = 0
+    hotline_satisfaction_rate: float | None = None
+    hotline_contacts: int = 0
+    repeat_contacts: int = 0
+    repeat_complaint_rate: float | None = None
+    # Grid workers' patrol (巡查)
+    patrol_reports: int = 0
+    valid_reports: int = 0
+    invalid_reports: int = 0
+    valid_report_rate: float | None = None
+    patrol_grids: int = 0
+    covered_grids: int = 0
+    patrol_coverage: float | None = None
+    # Leader-assigned and media cases among the above, for double counting (加倍计分)
+    priority_due: int = 0
+    priority_closed_due: int = 0
+    priority_on_time_closed: int = 0
+    priority_overdue_closed: int = 0
+    priority_rework_cases: int = 0
+    priority_triple_rework_cases: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IndicatorRow:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+#: Names of the counted figures (everything but labels and rates), in row order.
+COUNT_FIELDS = tuple(
+    f.name for f in fields(IndicatorRow)
+    if f.name not in ("key", "label", "peer_group", "path", "ref_id", "avg_handling_hours")
+    and not f.name.endswith(("_rate", "_coverage"))
+)
+RATE_FIELDS = tuple(f.name for f in fields(IndicatorRow) if f.name.endswith(("_rate", "_coverage")))
+
+#: (rate, numerator, denominator) — denominators named "-" are worked out in _finish.
+_RATES = (
+    ("registration_rate", "registered_reports", "reports"),
+    ("on_time_registration_rate", "on_time_registrations", "registrations"),
+    ("rework_rate", "rework_count", "checks"),
+    ("hotline_satisfaction_rate", "satisfied_followups", "followups"),
+    ("repeat_complaint_rate", "repeat_contacts", "hotline_contacts"),
+    ("patrol_coverage", "covered_grids", "patrol_grids"),
+)
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator rounded to 4 places; None when there is nothing to divide by."""
+    if not denominator or denominator <= 0:
+        return None
+    return round(numerator / denominator, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def compute_indicators(
+    period: Period,
+    group_by: str,
+    *,
+    scope_path: str | None = None,
+    department_id: int | None = None,
+) -> list[IndicatorRow]:
+    """Every indicator of domain.md §7 for ``period``, one row per group of ``group_by``.
+
+    ``scope_path`` keeps the cases (and area groups) of one area subtree; ``department_id``
+    the cases held by one unit and its sub-units. Groups with no cases still get a row
+    (zeros, rates None) so that rankings list every area and unit.
+    """
+    if group_by not in GROUP_BYS:
+        raise ValidationFailed.field("group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS)))
+    start, end = period.start_utc, period.end_utc
+    departments = _department_subtree(department_id) if department_id is not None else None
+    grouping = _Grouping(group_by, scope_path, departments)
+    totals: dict = defaultdict(dict)
+
+    def merge(facts: dict) -> None:
+        for key, values in facts.items():
+            row = totals[key]
+            for name, value in values.items():
+                row[name] = row.get(name, 0) + (value or 0)
+
+    merge(_case_facts(grouping, start, end))
+    merge(_event_facts(grouping, start, end))
+    merge(_hotline_facts(grouping, start, end))
+    merge(_patrol_facts(grouping, start, end))
+    rows = grouping.rows(totals)
+    for row in rows:
+        _finish(row, totals.get(row.ref_id if row.ref_id is not None else row.key, {}))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Which group a case counts for
+
+
+class _Grouping:
+    """How cases map to groups (a key column plus the joins it needs) and which groups exist."""
+
+    def __init__(self, group_by: str, scope_path: str | None, departments: set[int] | None):
+        self.group_by = group_by
+        self.scope_path = scope_path
+        self.departments = departments
+        self.level: AreaLevel | None = None
+        self.area_map = None
+        if group_by in AREA_GROUPS:
+            self.level = _level_for(group_by)
+            self.area_map = _area_map(self.level.rank)
+
+    # -- case attribution ----------------------------------------------------------------------
+
+    def key_and_joins(self, stmt: Select, *, by_reporter: bool = False) -> tuple[Select, object]:
+        """``stmt`` (selecting from Case) joined so that the returned column is the group key.
+
+        ``by_reporter`` attributes a case to the grid worker who filed it instead of the one
+        whose grids it lies in (their own patrol figures).
+        """
+        group_by = self.group_by
+        if group_by == "city":
+            return stmt, literal_column("'city'")
+        if self.area_map is not None:
+            stmt = stmt.join(self.area_map, self.area_map.c.area_id == Case.area_id)
+            return stmt, self.area_map.c.group_id
+        if group_by == "unit":
+            return stmt.where(Case.holder_department_id.is_not(None)), Case.holder_department_id
+        if group_by == "post":
+            stmt = stmt.join(User, User.id == Case.reporter_id)
+            return stmt, User.role
+        if by_reporter:
+            return stmt.where(Case.reporter_id.is_not(None)), Case.reporter_id
+        link = responsibility_grid_area.c
+        stmt = stmt.join(responsibility_grid_area, link.area_id == Case.unit_grid_id).join(
+            ResponsibilityGrid, ResponsibilityGrid.id == link.responsibility_grid_id
+        )
+        return stmt.where(ResponsibilityGrid.worker_id.is_not(None)), ResponsibilityGrid.worker_id
+
+    def group(self, stmt: Select, key) -> Select:
+        """``stmt`` grouped by ``key`` (the city is one group: no GROUP BY, which PostgreSQL refuses for a constant)."""
+        return stmt if self.group_by == "city" else stmt.group_by(key)
+
+    def case_scope(self):
+        """A WHERE clause for the scope (area subtree, unit) and the merged-case exclusion."""
+        clauses = [Case.state != State.MERGED.value, Case.merged_into_id.is_(None)]
+        if self.scope_path:
+            clauses.append(Case.area_path.startswith(self.scope_path, autoescape=True))
+        if self.departments is not None:
+            clauses.append(Case.holder_department_id.in_(self.departments) if self.departments else false())
+        return and_(*clauses)
+
+    # -- the groups ------------------------------------------------------------------------------
+
+    def rows(self, totals: dict) -> list[IndicatorRow]:
+        """One empty row per group in scope (plus any group that has figures), in a stable order."""
+        locale = current_locale()
+        group_by = self.group_by
+        if group_by == "city":
+            city = db.session.scalar(select(Area).where(Area.level_rank == 0).order_by(Area.id).limit(1))
+            label = city.display_name(locale) if city else _("City")
+            return [IndicatorRow(key="city", label=label, peer_group="city", path=city.path if city else "/")]
+        if self.level is not None:
+            stmt = select(Area).where(Area.level_rank == self.level.rank)
+            if self.scope_path:
+                stmt = stmt.where(or_(
+                    Area.path.startswith(self.scope_path, autoescape=True),
+                    literal(self.scope_path).startswith(Area.path),
+                ))
+            areas = {a.id: a for a in db.session.scalars(stmt.order_by(Area.code))}
+            keep = [a for a in areas.values() if a.active or a.id in totals]
+            return [
+                IndicatorRow(key=a.code, label=a.display_name(locale), peer_group=self.level.key,
+                             path=a.path, ref_id=a.id)
+                for a in keep
+            ]
+        if group_by == "unit":
+            stmt = select(Department)
+            if self.departments is not None:
+                stmt = stmt.where(Department.id.in_(self.departments) if self.departments else false())
+            units = [d for d in db.session.scalars(stmt.order_by(Department.code)) if d.active or d.id in totals]
+            if self.scope_path:
+                units = [d for d in units if d.id in totals]
+            area_codes = dict(db.session.execute(select(Area.id, Area.code).where(
+                Area.id.in_({d.area_id for d in units if d.area_id is not None}))).all())
+            return [
+                IndicatorRow(key=d.code, label=d.display_name(locale),
+                             peer_group=area_codes.get(d.area_id, "city"), ref_id=d.id)
+                for d in units
+            ]
+        if group_by == "worker":
+            stmt = select(User).where(User.role == Role.GRID_WORKER.value)
+            if self.scope_path or self.departments is not None:
+                stmt = stmt.where(User.id.in_([k for k in totals if isinstance(k, int)]))
+            else:
+                stmt = stmt.where(or_(User.active.is_(True), User.id.in_([k for k in totals if isinstance(k, int)])))
+            return [
+                IndicatorRow(key=u.username, label=u.full_name, peer_group=Role.GRID_WORKER.value, ref_id=u.id)
+                for u in db.session.scalars(stmt.order_by(User.username))
+            ]
+        roles = [role for role in ROLE_VALUES if role in totals]
+        return [IndicatorRow(key=role, label=Role(role).label(locale), peer_group="post") for role in roles]
+
+
+def _level_for(group_by: str) -> AreaLevel:
+    key = AREA_GROUPS[group_by]
+    stmt = select(AreaLevel).where(AreaLevel.is_unit.is_(True)) if key is None else select(AreaLevel).where(
+        AreaLevel.key == key
+    )
+    level = db.session.scalar(stmt)
+    if level is None:
+        raise ValidationFailed.field("group_by", _("the territory has no %(level)s level", level=group_by))
+    return level
+
+
+def _area_map(rank: int):
+    """A recursive CTE (area_id, group_id): every area at or below ``rank``, with its ancestor at ``rank``.
+
+    Built by walking parent links from the level down, so it costs one step per area and
+    needs no pattern match on paths.
+    """
+    anchor = select(Area.id.label("area_id"), Area.id.label("group_id")).where(Area.level_rank == rank)
+    tree = anchor.cte("area_group", recursive=True)
+    parent = tree.alias("parent_group")
+    child = aliased(Area, name="child_area")
+    return tree.union_all(select(child.id, parent.c.group_id).where(child.parent_id == parent.c.area_id))
+
+
+def _department_subtree(department_id: int) -> set[int]:
+    ids = {department_id}
+    frontier = {department_id}
+    while frontier:
+        frontier = set(db.session.scalars(select(Department.id).where(Department.parent_id.in_(frontier)))) - ids
+        ids |= frontier
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# The counting queries
+
+
+def _count(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _seconds_between(later, earlier):
+    """Wall seconds from ``earlier`` to ``later``, in the dialect's own date arithmetic."""
+    if db.engine.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _within(column, start: datetime, end: datetime):
+    return and_(column >= start, column < end)
+
+
+def _case_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+    """Reports, registrations, closures, the due set and overdue cases: one pass over the cases."""
+    open_at_end = and_(
+        Case.state.notin_([State.CANCELLED.value, State.MERGED.value]),
+        or_(Case.closed_at.is_(None), Case.closed_at >= end),
+    )
+    paused = (
+        select(CasePause.case_id)
+        .where(CasePause.started_at < end, or_(CasePause.ended_at.is_(None), CasePause.ended_at >= end))
+        .group_by(CasePause.case_id)
+        .subquery("paused_at_end")
+    )
+    suspended_at_end = paused.c.case_id.is_not(None)
+    reported = _within(Case.reported_at, start, end)
+    registered = _within(Case.registered_at, start, end)
+    closed = and_(Case.state == State.CLOSED.value, _within(Case.closed_at, start, end))
+    closed_by_end = and_(Case.state == State.CLOSED.value, Case.closed_at < end)
+    # Due in the period: the handling due time falls in it, or the case was closed in it
+    # ahead of a due time after it (so early closures count in the period they happen).
+    due = or_(
+        _within(Case.handle_due_at, start, end),
+        and_(closed, Case.handle_due_at >= end),
+    )
+    counted_due = and_(due, or_(closed_by_end, ~suspended_at_end))
+    closed_due = and_(counted_due, closed_by_end)
+    on_time_closed = and_(closed_due, Case.closed_on_time.is_(True))
+    on_time_handled = and_(
+        counted_due, Case.handled_at.is_not(None), Case.handled_at <= Case.handle_due_at, Case.handled_at < end
+    )
+    overdue_closed = and_(closed, Case.closed_on_time.is_(False))
+    # Open and past due at the period's end, unless the unit reported back in time (the
+    # on-site check is then what is late, not the unit).
+    handled_in_time = and_(Case.handled_at.is_not(None), Case.handled_at <= Case.handle_due_at)
+    overdue_open = and_(open_at_end, Case.handle_due_at < end, ~suspended_at_end, ~handled_in_time)
+    priority = Case.source.in_(PRIORITY_SOURCES)
+    patrol = and_(reported, Case.source == "patrol")
+    handled_closure = and_(closed, Case.dispatched_at.is_not(None))
+    relevant = or_(
+        reported,
+        registered,
+        _within(Case.closed_at, start, end),
+        _within(Case.handle_due_at, start, end),
+        and_(Case.state.in_([s.value for s in (State.DISPATCHED, State.HANDLING, State.SUSPENDED, State.HANDLED)]),
+             Case.handle_due_at < end),
+        and_(Case.closed_at >= end, Case.handle_due_at < end),
+    )
+    columns = {
+        "reports": _count(reported),
+        "registered_reports": _count(and_(reported, Case.registered_at.is_not(None))),
+        "registrations": _count(registered),
+        "on_time_registrations": _count(and_(
+            registered, or_(Case.register_due_at.is_(None), Case.registered_at <= Case.register_due_at)
+        )),
+        "closures": _count(closed),
+        "self_handled": _count(and_(closed, Case.self_handled.is_(True))),
+        "due": _count(due),
+        "suspended": _count(and_(due, ~closed_by_end, suspended_at_end)),
+        "closed_due": _count(closed_due),
+        "on_time_closed": _count(on_time_closed),
+        "on_time_handled": _count(on_time_handled),
+        "overdue_closed": _count(overdue_closed),
+        "overdue_open": _count(overdue_open),
+        "handling_closures": _count(handled_closure),
+        "handling_seconds": func.sum(case((handled_closure, _seconds_between(Case.closed_at, Case.dispatched_at)),
+                                          else_=0)),
+        "priority_due": _count(and_(counted_due, priority)),
+        "priority_closed_due": _count(and_(closed_due, priority)),
+        "priority_on_time_closed": _count(and_(on_time_closed, priority)),
+        "priority_overdue_closed": _count(and_(overdue_closed, priority)),
+    }
+    patrol_columns = {
+        "patrol_reports": _count(patrol),
+        "valid_reports": _count(and_(patrol, Case.registered_at.is_not(None))),
+        "invalid_reports": _count(and_(patrol, Case.state == State.CANCELLED.value)),
+    }
+    if grouping.group_by != "worker":
+        columns.update(patrol_columns)
+    facts = _grouped(grouping, columns, relevant, paused)
+    if grouping.group_by == "worker":
+        # A grid worker's own patrol figures follow the reports they filed.
+        facts_by_reporter = _grouped(grouping, patrol_columns, patrol, None, by_reporter=True)
+        for key, values in facts_by_reporter.items():
+            facts.setdefault(key, {}).update(values)
+    return facts
+
+
+def _grouped(grouping: _Grouping, columns: dict, where, paused, *, by_reporter: bool = False) -> dict:
+    stmt = select(Case.id).select_from(Case)
+    if paused is not None:
+        stmt = stmt.outerjoin(paused, paused.c.case_id == Case.id)
+    stmt, key = grouping.key_and_joins(stmt, by_reporter=by_reporter)
+    names = list(columns)
+    stmt = stmt.with_only_columns(key.label("group_key"), *(columns[n].label(n) for n in names), maintain_column_froms=True)
+    stmt = grouping.group(stmt.where(where, grouping.case_scope()), key)
+    return {row[0]: dict(zip(names, row[1:])) for row in db.session.execute(stmt)}
+
+
+def _event_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+    """Dispatches and their accuracy, on-site checks and rework: the period's events."""
+    in_period = _within(CaseEvent.at, start, end)
+    priority = Case.source.in_(PRIORITY_SOURCES)
+    failed = CaseEvent.action == "check_fail"
+    third_failure = and_(failed, CaseEvent.payload["rework"].as_integer() == 3)
+    checks = {
+        "checks": func.count(),
+        "rework_count": _count(failed),
+        "rework_cases": func.count(distinct(case((failed, CaseEvent.case_id)))),
+        "priority_rework_cases": func.count(distinct(case((and_(failed, priority), CaseEvent.case_id)))),
+        "triple_rework_cases": _count(third_failure),
+        "priority_triple_rework_cases": _count(and_(third_failure, priority)),
+    }
+    facts: dict = defaultdict(dict)
+
+    def add(columns: dict, actions: tuple, key_override=None) -> None:
+        stmt = select(CaseEvent.id).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
+        if key_override is None:
+            stmt, key = grouping.key_and_joins(stmt)
+        else:
+            key = key_override
+        names = list(columns)
+        stmt = stmt.with_only_columns(key.label("group_key"), *(columns[n].label(n) for n in names),
+                                      maintain_column_froms=True)
+        stmt = stmt.where(in_period, CaseEvent.action.in_(actions), grouping.case_scope(), key.is_not(None))
+        for row in db.session.execute(grouping.group(stmt, key)):
+            facts[row[0]].update(zip(names, row[1:]))
+
+    if grouping.group_by == "unit":
+        # A dispatch counts for the unit it went to; an inaccurate one for the unit it left.
+        add({"dispatches": func.count()}, ("dispatch", "redispatch"), CaseEvent.payload["unit_id"].as_integer())
+        add({"inaccurate_dispatches": func.count()}, ("redispatch", "approve_return"),
+            CaseEvent.payload["from_unit_id"].as_integer())
+    else:
+        add({"dispatches": _count(CaseEvent.action.in_(("dispatch", "redispatch"))),
+             "inaccurate_dispatches": _count(CaseEvent.action.in_(("redispatch", "approve_return")))},
+            ("dispatch", "redispatch", "approve_return"))
+    add(checks, ("check_pass", "check_fail"))
+    return facts
+
+
+def _hotline_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+    """Follow-up satisfaction and repeated complaints of the 12345 hotline."""
+    facts: dict = defaultdict(dict)
+    orders = select(HotlineOrder.id).select_from(HotlineOrder).join(Case, Case.id == HotlineOrder.case_id)
+    orders, key = grouping.key_and_joins(orders)
+    orders = orders.with_only_columns(
+        key.label("group_key"),
+        func.count().label("followups"),
+        _count(HotlineOrder.satisfaction.in_(SATISFIED)).label("satisfied_followups"),
+        maintain_column_froms=True,
+    ).where(_within(HotlineOrder.followed_up_at, start, end), HotlineOrder.satisfaction.is_not(None),
+            grouping.case_scope())
+    orders = grouping.group(orders, key)
+    for row in db.session.execute(orders):
+        facts[row[0]].update(followups=row[1], satisfied_followups=row[2])
+    contacts = select(HotlineContact.id).select_from(HotlineContact).join(Case, Case.id == HotlineContact.case_id)
+    contacts, key = grouping.key_and_joins(contacts)
+    contacts = contacts.with_only_columns(
+        key.label("group_key"),
+        func.count().label("hotline_contacts"),
+        _count(HotlineContact.repeat.is_(True)).label("repeat_contacts"),
+        maintain_column_froms=True,
+    ).where(_within(HotlineContact.contacted_at, start, end), grouping.case_scope())
+    contacts = grouping.group(contacts, key)
+    for row in db.session.execute(contacts):
+        facts[row[0]].update(hotline_contacts=row[1], repeat_contacts=row[2])
+    return facts
+
+
+def _patrol_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+    """Patrol coverage: of a group's unit grids, how many had a patrol report in the period."""
+    group_by = grouping.group_by
+    if group_by in ("unit", "post"):
+        return {}
+    unit_rank = select(AreaLevel.rank).where(AreaLevel.is_unit.is_(True)).scalar_subquery()
+    grids = select(Area.id).where(Area.level_rank == unit_rank, Area.active.is_(True))
+    if grouping.scope_path:
+        grids = grids.where(Area.path.startswith(grouping.scope_path, autoescape=True))
+    reports = select(Case.unit_grid_id).where(
+        _within(Case.reported_at, start, end), Case.source == "patrol", grouping.case_scope(),
+        Case.unit_grid_id.is_not(None),
+    )
+    link = responsibility_grid_area.c
+    if group_by == "worker":
+        owned = (
+            select(ResponsibilityGrid.worker_id.label("group_key"), link.area_id.label("grid_id"))
+            .join(responsibility_grid_area, link.responsibility_grid_id == ResponsibilityGrid.id)
+            .where(ResponsibilityGrid.worker_id.is_not(None), link.area_id.in_(grids))
+            .subquery()
+        )
+        reported = reports.where(Case.reporter_id == owned.c.group_key, Case.unit_grid_id == owned.c.grid_id)
+    elif group_by == "city":
+        owned = select(literal_column("'city'").label("group_key"), Area.id.label("grid_id")).where(Area.id.in_(grids)).subquery()
+        reported = reports.where(Case.unit_grid_id == owned.c.grid_id)
+    else:
+        tree = grouping.area_map
+        owned = (
+            select(tree.c.group_id.label("group_key"), tree.c.area_id.label("grid_id"))
+            .where(tree.c.area_id.in_(grids))
+            .subquery()
+        )
+        reported = reports.where(Case.unit_grid_id == owned.c.grid_id)
+    stmt = select(
+        owned.c.group_key,
+        func.count().label("patrol_grids"),
+        _count(reported.exists()).label("covered_grids"),
+    ).group_by(owned.c.group_key)
+    return {row[0]: {"patrol_grids": row[1], "covered_grids": row[2]} for row in db.session.execute(stmt)}
+
+
+# ---------------------------------------------------------------------------------------------
+# From totals to a row
+
+
+def _finish(row: IndicatorRow, totals: dict) -> None:
+    for name in COUNT_FIELDS:
+        setattr(row, name, int(totals.get(name) or 0))
+    for rate, numerator, denominator in _RATES:
+        setattr(row, rate, ratio(getattr(row, numerator), getattr(row, denominator)))
+    counted = row.due - row.suspended
+    row.closure_rate = ratio(row.closed_due, counted)
+    row.on_time_closure_rate = ratio(row.on_time_closed, counted)
+    row.on_time_handling_rate = ratio(row.on_time_handled, counted)
+    row.accurate_dispatch_rate = ratio(row.dispatches - row.inaccurate_dispatches, row.dispatches)
+    row.valid_report_rate = ratio(row.valid_reports, row.valid_reports + row.invalid_reports)
+    closures = int(totals.get("handling_closures") or 0)
+    seconds = float(totals.get("handling_seconds") or 0)
+    row.avg_handling_hours = round(seconds / closures / 3600, 2) if closures else None
