@@ -61,6 +61,11 @@ def can_view_map(user: User | None) -> bool:
     return is_signed_in(user)
 
 
+def can_use_tablet(user: User | None) -> bool:
+    """Open the grid worker's tablet app (report, verify, check on site)."""
+    return has_role(user, Role.GRID_WORKER)
+
+
 def sees_whole_city(user: User | None) -> bool:
     """True when no area limit applies to ``user``."""
     if not is_signed_in(user):

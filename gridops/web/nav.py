@@ -25,6 +25,7 @@ class NavItem:
 MAIN_NAV: list[NavItem] = [
     NavItem("cases.case_list", _l("Cases"), permissions.is_signed_in, "cases."),
     NavItem("territory.map_page", _l("Territory map"), permissions.can_view_map, "territory.map_page"),
+    NavItem("tablet.home", _l("Tablet"), permissions.can_use_tablet, "tablet."),
 ]
 
 

@@ -1,0 +1,109 @@
+"""The tablet pages in a real browser: landscape and portrait, Chinese and English, 200 % zoom, keyboard."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridops.extensions import db
+from gridops.territory.datum import convert
+from tests.case_factories import GRID1_XY, make_case, make_world
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+#: The GPS fix (WGS-84) that lands in unit grid 1, whose polygons are drawn in GCJ-02.
+GRID1_GPS = convert(*GRID1_XY, "gcj02", "wgs84")
+
+
+@pytest.fixture
+def world(app):
+    """The staffed small city with a check and a verification waiting for the grid worker, committed."""
+    world = make_world()
+    make_case("handled", world=world)
+    make_case("verifying", world=world)
+    db.session.commit()
+    db.session.close()
+    return world
+
+
+def open_tablet(page_for, width=1280, height=800, locale="zh-CN", gps=GRID1_GPS):
+    """A grid worker signed in on a tablet whose GPS reports ``gps`` (longitude, latitude)."""
+    page = page_for(width, height, locale=locale)
+    if gps is not None:
+        page.context.grant_permissions(["geolocation"])
+        page.context.set_geolocation({"longitude": gps[0], "latitude": gps[1], "accuracy": 8})
+    page.goto("/login")
+    page.fill("#username", "grid_worker")
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/cases")
+    wanted = "en" if locale.startswith("en") else "zh"
+    switch = page.locator(f"button[name=locale][value={wanted}]")
+    if switch.count():
+        switch.click()
+    page.goto("/tablet/")
+    return page
+
+
+def no_horizontal_overflow(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def test_home_shows_grids_tasks_and_position(page_for, world, screenshot_dir):
+    page = open_tablet(page_for)
+    page.wait_for_selector("#tablet-map path.leaflet-interactive", state="attached")
+    page.wait_for_function("document.getElementById('gps-status').textContent.includes('8')")
+    assert page.locator(".task").count() == 2
+    # Least time left first: the check (2 working hours) before the verification (24 hours).
+    assert "现场核查" in page.locator(".task").first.inner_text()
+    assert page.locator("#tablet-map path.leaflet-interactive").count() >= 2
+    page.screenshot(path=str(screenshot_dir / "tablet-home-1280x800.png"), full_page=True)
+    assert page.console_errors == []
+
+
+def test_report_screen_in_english_and_portrait(page_for, world, screenshot_dir):
+    page = open_tablet(page_for, 800, 1280, locale="en-GB")
+    page.click("text=Report a problem")
+    page.wait_for_url("**/tablet/report")
+    page.wait_for_function("document.getElementById('grid-status').textContent.includes('411302001001001')")
+    assert "Grid:" in page.inner_text("#grid-status")
+    page.fill("#class-search", "garbage")
+    visible = page.locator(".class-tile:visible")
+    assert 1 <= visible.count() < 10
+    assert "Exposed garbage" in visible.all_inner_texts()[0] or "garbage" in " ".join(visible.all_inner_texts()).lower()
+    page.screenshot(path=str(screenshot_dir / "tablet-report-800x1280-en.png"), full_page=True)
+    assert no_horizontal_overflow(page)
+    assert page.console_errors == []
+
+
+def test_report_screen_is_keyboard_usable_and_labelled(page_for, world, screenshot_dir):
+    page = open_tablet(page_for)
+    page.goto("/tablet/report")
+    page.wait_for_selector(".class-tile")
+    # Every control has a label (or an accessible name) the screen reader announces.
+    unlabelled = page.evaluate(
+        """() => Array.from(document.querySelectorAll('input, select, textarea, button'))
+             .filter(e => e.type !== 'hidden')
+             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim()
+                          && !e.getAttribute('title'))
+             .map(e => e.outerHTML)"""
+    )
+    assert unlabelled == []
+    # A category is chosen from the keyboard: focus the first tile, move with the arrows.
+    page.focus(".class-tile input")
+    page.keyboard.press("ArrowRight")
+    checked = page.locator('input[name="small_class"]:checked')
+    assert checked.count() == 1
+    assert page.evaluate("document.activeElement.name") == "small_class"
+    page.screenshot(path=str(screenshot_dir / "tablet-report-1280x800-keyboard.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", ["/tablet/", "/tablet/report"])
+def test_pages_survive_200_percent_zoom(page_for, world, screenshot_dir, path):
+    # 200 % zoom of a 1280-pixel-wide screen lays the page out in 640 CSS pixels.
+    page = open_tablet(page_for, 640, 400)
+    page.goto(path)
+    page.wait_for_selector(".tablet-map .leaflet-pane", state="attached")
+    assert no_horizontal_overflow(page)
+    name = path.strip("/").replace("/", "-")
+    page.screenshot(path=str(screenshot_dir / f"{name}-zoom200.png"), full_page=True)
