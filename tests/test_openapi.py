@@ -190,5 +190,12 @@ def test_real_responses_match_the_document(client, world, app):
          headers=admin)
     call("put", "/calendar/thresholds", json={"working_hours": {"yellow": 0.75, "red": 1.0}}, headers=admin)
 
+    dispatcher = world.headers("dispatcher")
+    call("get", "/work/changes?workspace=command&since=0", headers=dispatcher)
+    call("get", "/work/changes?workspace=inbox", headers=dispatcher)  # 403
+    call("get", "/work/changes?workspace=nowhere", headers=dispatcher)  # 422
+    call("get", "/work/map?queue=all&bbox=112,32,113,34", headers=dispatcher)
+    call("get", "/work/map", headers=worker)  # 403
+
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
     assert conform.seen == documented, f"not exercised: {sorted(documented - conform.seen)}"

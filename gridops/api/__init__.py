@@ -35,5 +35,6 @@ from gridops.auth import api as auth_api  # noqa: E402,F401  (routes register on
 from gridops.api import catalogue  # noqa: E402,F401  (routes register on bp)
 from gridops.api import photos  # noqa: E402,F401  (routes register on bp)
 from gridops.api import cases  # noqa: E402,F401  (routes register on bp)
+from gridops.api import workspaces  # noqa: E402,F401  (routes register on bp)
 from gridops.api import openapi  # noqa: E402,F401  (routes register on bp)
 from gridops.api import duplicates  # noqa: E402,F401  (routes register on bp)

@@ -14,6 +14,7 @@ from flask import current_app, jsonify
 from gridops.api import bp
 from gridops.api import catalogue as catalogue_api
 from gridops.api import duplicates as duplicates_api
+from gridops.api import workspaces as workspaces_api
 from gridops.auth.roles import ROLE_VALUES
 from gridops.cases.models import PHOTO_KINDS, SOURCES, URGENCIES
 from gridops.cases.serializers import EXPORT_COLUMNS, STAGES
@@ -552,6 +553,7 @@ def _operations() -> dict[tuple[str, str], dict]:
     }
     ops.update(catalogue_api.openapi_operations())
     ops.update(duplicates_api.openapi_operations())
+    ops.update(workspaces_api.openapi_operations(CASE_FILTERS, ERRORS))
     for kind, (media_type, description) in exports.items():
         schema = _ref("CaseCollection") if kind == "geojson" else {"type": "string"}
         ops[(f"/cases/export.{kind}", "get")] = {
@@ -597,7 +599,10 @@ def build_document(app) -> dict:
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_schemas(), **catalogue_api.openapi_schemas(), **duplicates_api.openapi_schemas()},
+            "schemas": {
+                **_schemas(), **catalogue_api.openapi_schemas(), **duplicates_api.openapi_schemas(),
+                **workspaces_api.openapi_schemas(),
+            },
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "gridops tokens create"},
                 "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session"},

@@ -214,3 +214,16 @@ def can_manage_campaigns(user: User | None) -> bool:
 def can_view_campaigns(user: User | None) -> bool:
     """Follow special campaigns' progress."""
     return has_role(user, Role.EVALUATOR, Role.ADMIN, Role.LEADER, Role.AREA_LEAD)
+def can_use_command_centre(user: User | None) -> bool:
+    """Open the command centre: the intake operators, dispatchers and shift leaders of the centre."""
+    return has_role(user, Role.INTAKE_OPERATOR, Role.DISPATCHER, Role.SHIFT_LEADER)
+
+
+def can_use_unit_inbox(user: User | None) -> bool:
+    """Open a handling unit's inbox: unit staff with a unit."""
+    return has_role(user, Role.UNIT_STAFF) and user.department_id is not None
+
+
+def can_use_leader_view(user: User | None) -> bool:
+    """Open the leader view: leaders and area leads."""
+    return has_role(user, Role.LEADER, Role.AREA_LEAD)

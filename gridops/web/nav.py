@@ -26,6 +26,9 @@ MAIN_NAV: list[NavItem] = [
     NavItem("cases.case_list", _l("Cases"), permissions.is_signed_in, "cases."),
     NavItem("territory.map_page", _l("Territory map"), permissions.can_view_map, "territory.map_page"),
     NavItem("tablet.home", _l("Tablet"), permissions.can_use_tablet, "tablet."),
+    NavItem("workspaces.command", _l("Command centre"), permissions.can_use_command_centre, "workspaces.command"),
+    NavItem("workspaces.inbox", _l("Unit inbox"), permissions.can_use_unit_inbox, "workspaces.inbox"),
+    NavItem("workspaces.leader", _l("Leader view"), permissions.can_use_leader_view, "workspaces.leader"),
 ]
 
 

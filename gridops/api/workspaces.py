@@ -1,0 +1,216 @@
+"""Workspace API: what changed since a client last looked, and the live cases as map points."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from gridops.api import bp
+from gridops.api.cases import _integer, _once, parse_case_filter
+from gridops.auth import permissions
+from gridops.cases.models import Case
+from gridops.cases.queries import apply_filters, overdue_clause, visible_cases
+from gridops.catalogue.models import SmallClass
+from gridops.db import utcnow
+from gridops.errors import NotAllowed, ValidationFailed
+from gridops.extensions import db
+from gridops.territory.views import current_layer
+from gridops.workspaces import queues
+
+#: Which queues each workspace counts, and who may open it.
+WORKSPACE_QUEUES = {
+    "command": (queues.COMMAND_QUEUES, permissions.can_use_command_centre),
+    "inbox": (queues.INBOX_QUEUES, permissions.can_use_unit_inbox),
+    "leader": (queues.LEADER_QUEUES, permissions.can_use_leader_view),
+}
+#: Most points in one map answer; ``truncated`` says when the view holds more.
+MAP_LIMIT = 2000
+MAP_QUEUES = tuple(q.key for q in queues.COMMAND_QUEUES) + ("all",)
+
+
+def _workspace(name: str | None) -> tuple:
+    if name not in WORKSPACE_QUEUES:
+        raise ValidationFailed.field("workspace", _("must be one of %(values)s", values=", ".join(WORKSPACE_QUEUES)))
+    queue_set, allowed = WORKSPACE_QUEUES[name]
+    if not allowed(current_user):
+        raise NotAllowed(_("Your role may not open this workspace."))
+    return queue_set
+
+
+@bp.get("/work/changes")
+def work_changes():
+    """The newest event id the caller may see and the workspace's queue counts: poll it cheaply."""
+    _once(request.args, ("workspace", "since", "area", "unit", "q"))
+    queue_set = _workspace(request.args.get("workspace"))
+    since = _integer(request.args, "since", minimum=0)
+    filters = parse_case_filter(request.args)
+    now = utcnow()
+    base = apply_filters(visible_cases(current_user), filters).where(Case.state.in_(queues.OPEN_VALUES))
+    last = queues.last_event_id(current_user)
+    counts, _yellow = queues.queue_counts_for(base, queue_set, now)
+    return jsonify({"last_event_id": last, "changed": since is None or last != since, "counts": counts})
+
+
+def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    if raw is None:
+        return None
+    try:
+        parts = [float(part) for part in raw.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4 or not all(abs(v) <= 1000 for v in parts) or parts[0] > parts[2] or parts[1] > parts[3]:
+        raise ValidationFailed.field("bbox", _("must be minx,miny,maxx,maxy in the layer's datum"))
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+@bp.get("/work/map")
+def work_map():
+    """The caller's live cases of a queue as GeoJSON points in the layer's datum, inside ``bbox``."""
+    _once(request.args, ("queue", "bbox", "area", "unit", "q"))
+    if not permissions.can_use_command_centre(current_user):
+        raise NotAllowed(_("Your role may not open this workspace."))
+    key = request.args.get("queue", "all")
+    if key not in MAP_QUEUES:
+        raise ValidationFailed.field("queue", _("must be one of %(values)s", values=", ".join(MAP_QUEUES)))
+    bbox = _bbox(request.args.get("bbox"))
+    filters = parse_case_filter(request.args)
+    now = utcnow()
+    base = apply_filters(visible_cases(current_user), filters).where(
+        Case.state.in_(queues.OPEN_VALUES), Case.layer_x.is_not(None), Case.layer_y.is_not(None)
+    )
+    if bbox is not None:
+        base = base.where(Case.layer_x.between(bbox[0], bbox[2]), Case.layer_y.between(bbox[1], bbox[3]))
+    if key == "yellow":
+        base = base.where(queues.queue_clause(key, now, queues.yellow_ids(base, now)))
+    elif key != "all":
+        base = base.where(queues.queue_clause(key, now))
+    stmt = queues.by_time_left(
+        base.with_only_columns(
+            Case.number, Case.state, Case.layer_x, Case.layer_y, Case.supervised,
+            SmallClass.case_type, SmallClass.code, overdue_clause(now).label("overdue"),
+        ).join(SmallClass, SmallClass.id == Case.small_class_id)
+    ).limit(MAP_LIMIT + 1)
+    rows = db.session.execute(stmt).all()
+    layer = current_layer()
+    features = [
+        {
+            "type": "Feature",
+            "id": row.number,
+            "geometry": {"type": "Point", "coordinates": [row.layer_x, row.layer_y]},
+            "properties": {
+                "number": row.number,
+                "state": row.state,
+                "overdue": bool(row.overdue),
+                "supervised": bool(row.supervised),
+                "small_class": row.case_type[0].upper() + row.code,
+            },
+        }
+        for row in rows[:MAP_LIMIT]
+    ]
+    return jsonify(
+        {
+            "type": "FeatureCollection",
+            "datum": layer.datum if layer else None,
+            "features": features,
+            "truncated": len(rows) > MAP_LIMIT,
+        }
+    )
+
+
+def openapi_schemas() -> dict:
+    """Schemas of the workspace endpoints' answers."""
+    counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+    return {
+        "WorkChanges": {
+            "type": "object",
+            "properties": {
+                "last_event_id": {"type": "integer", "description": "newest event on a case the caller may see"},
+                "changed": {"type": "boolean", "description": "last_event_id differs from `since`"},
+                "counts": counts,
+            },
+            "required": ["last_event_id", "changed", "counts"],
+            "additionalProperties": False,
+        },
+        "WorkMap": {
+            "type": "object",
+            "properties": {
+                "type": {"const": "FeatureCollection"},
+                "datum": {"anyOf": [{"enum": ["wgs84", "gcj02", "bd09"]}, {"type": "null"}]},
+                "truncated": {"type": "boolean"},
+                "features": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": "Feature"},
+                            "id": {"type": "string"},
+                            "geometry": {
+                                "type": "object",
+                                "properties": {
+                                    "type": {"const": "Point"},
+                                    "coordinates": {"type": "array", "items": {"type": "number"},
+                                                    "minItems": 2, "maxItems": 2},
+                                },
+                                "required": ["type", "coordinates"],
+                            },
+                            "properties": {
+                                "type": "object",
+                                "properties": {
+                                    "number": {"type": "string"},
+                                    "state": {"type": "string"},
+                                    "overdue": {"type": "boolean"},
+                                    "supervised": {"type": "boolean"},
+                                    "small_class": {"type": "string"},
+                                },
+                                "required": ["number", "state", "overdue", "supervised", "small_class"],
+                            },
+                        },
+                        "required": ["type", "id", "geometry", "properties"],
+                    },
+                },
+            },
+            "required": ["type", "datum", "features", "truncated"],
+        },
+    }
+
+
+def openapi_operations(case_filters: list, errors: dict) -> dict[tuple[str, str], dict]:
+    """(path, method) → OpenAPI operation for the workspace endpoints."""
+
+    def query(name, schema, description):
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    def reply(schema: str, description: str) -> dict:
+        return {"description": description,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+    filters = [p for p in case_filters if p["name"] in ("area", "unit", "q")]
+    refused = reply("Error", "the caller's role may not open this workspace")
+    return {
+        ("/work/changes", "get"): {
+            "tags": ["workspaces"],
+            "summary": "Newest visible event id and a workspace's queue counts (poll this)",
+            "operationId": "workChanges",
+            "parameters": [
+                {**query("workspace", {"enum": list(WORKSPACE_QUEUES)}, "command, inbox or leader"), "required": True},
+                query("since", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                      "the last_event_id the client has"),
+                *filters,
+            ],
+            "responses": {"200": reply("WorkChanges", "counts per queue"), "403": refused, **errors},
+        },
+        ("/work/map", "get"): {
+            "tags": ["workspaces"],
+            "summary": "The caller's live cases of a command-centre queue as points, least time left first",
+            "description": f"At most {MAP_LIMIT} points; `truncated` says when the view holds more.",
+            "operationId": "workMap",
+            "parameters": [
+                query("queue", {"enum": list(MAP_QUEUES)}, "a queue of the command centre, or all (default)"),
+                query("bbox", {"type": "string"}, "minx,miny,maxx,maxy in the layer's datum"),
+                *filters,
+            ],
+            "responses": {"200": reply("WorkMap", "a FeatureCollection of points"), "403": refused, **errors},
+        },
+    }
