@@ -55,10 +55,11 @@ def test_export_has_the_import_shape_sorted_by_level_then_code(app):
     grid = exported["features"][5]
     assert grid["properties"] == {
         "code": "411302001001001", "name": "网格001", "level": "unit_grid",
-        "parent_code": "411302001001", "generated": True,
+        "parent_code": "411302001001", "generated": True, "urban_rural_fringe": False,
     }
     assert exported["features"][0]["properties"] == {
         "code": "411300", "name": "南阳市", "name_en": "Nanyang", "level": "city", "generated": False,
+        "urban_rural_fringe": False,
     }
     assert grid["geometry"] == small_layer()["features"][5]["geometry"]
 
@@ -88,7 +89,8 @@ def test_export_leaves_out_retired_areas_unless_asked(app):
     assert retired == [
         {
             "code": "411302001002004", "name": "网格004", "level": "unit_grid",
-            "parent_code": "411302001002", "generated": True, "active": False,
+            "parent_code": "411302001002", "generated": True, "urban_rural_fringe": False,
+            "active": False,
         }
     ]
     with pytest.raises(ImportRejected) as caught:

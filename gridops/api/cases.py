@@ -29,7 +29,7 @@ from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
 from gridops.cases.serializers import case_detail, case_summary
 from gridops.cases.states import ACTIONS, State
-from gridops.db import utcnow
+from gridops.db import MAX_ROW_ID, utcnow
 from gridops.errors import NotFound, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
@@ -51,6 +51,7 @@ CASE_LOADS = (
     joinedload(Case.area),
     joinedload(Case.unit_grid),
     joinedload(Case.holder_department),
+    joinedload(Case.assignee),
 )
 
 
@@ -193,7 +194,7 @@ def _once(args, fields) -> None:
 
 def parse_case_filter(args) -> CaseFilter:
     """Read the list/export query string; each problem names its parameter."""
-    _once(args, ("area", "unit", "class", "source", "overdue", "supervised", "from", "to", "q"))
+    _once(args, ("area", "unit", "class", "source", "overdue", "supervised", "from", "to", "q", "assignee"))
     unit_id = None
     if unit_code := _text(args, "unit", default=None):
         unit_id = db.session.scalar(select(Department.id).where(Department.code == unit_code.strip()))
@@ -222,7 +223,15 @@ def parse_case_filter(args) -> CaseFilter:
         reported_from=_local_day(date_from),
         reported_to=_local_day(date_to, next_day=True),
         text=(_text(args, "q", default="") or "").strip() or None,
+        assignee_id=_assignee(args),
     )
+
+
+def _assignee(args) -> int | None:
+    """``assignee=me`` (the caller's own on-site tasks) or a user id."""
+    if (args.get("assignee") or "").strip() == "me":
+        return current_user.id
+    return _integer(args, "assignee", minimum=1, maximum=MAX_ROW_ID)
 
 
 def _page(args) -> tuple[int, int]:

@@ -111,6 +111,9 @@ def _schemas() -> dict:
         "holder_unit": _nullable(_ref("AreaRef")),
         "supervised": BOOLEAN,
         "self_handled": BOOLEAN,
+        "assignee": _nullable(
+            _object({"id": INTEGER, "name": STRING}),
+        ),
         "colour": {
             "enum": COLOURS,
             "description": "warning colour of the running stage, computed when read; empty when no clock runs",
@@ -341,6 +344,11 @@ CASE_FILTERS = [
     _query("from", {"type": "string", "format": "date"}, "reported on or after this local date"),
     _query("to", {"type": "string", "format": "date"}, "reported on or before this local date"),
     _query("q", {"type": "string", "maxLength": 100}, "text in the number, description or address"),
+    _query(
+        "assignee",
+        {"oneOf": [{"const": "me"}, {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}]},
+        "the grid worker who must act on site next (verify or check): a user id, or `me`",
+    ),
 ]
 NUMBER_PARAM = _path("number", {"type": "string"}, "the case number")
 #: Row ids are PostgreSQL integers.

@@ -1,7 +1,8 @@
 """Stage clocks of a case: due times per stage (domain.md §6) and the colour computed on read.
 
 Each open state has one running stage with a clock type and a due time: verification
-(24 urgent hours from the report), registration, dispatch and signing (1 working hour each),
+(24 urgent hours from the report), registration (a city setting: 1 working hour, 2 in the
+urban-rural fringe), dispatch and signing (1 working hour each),
 handling (the filing standard's limit from dispatch, moved by extensions and suspensions)
 and the on-site check (2 working hours from feedback). A suspended case's clock stands
 still, so its colour is the one it had when it was suspended.
@@ -19,8 +20,9 @@ from gridops.cases.states import State
 from gridops.extensions import db
 from gridops.catalogue.services import get_city_clock
 from gridops.worktime import CityClock, ClockType, Colour
+from gridops.worktime.store import registration_limits
 
-REGISTER_LIMIT = (1, ClockType.WORKING_HOURS)
+REGISTER_CLOCK = ClockType.WORKING_HOURS
 DISPATCH_LIMIT = (1, ClockType.WORKING_HOURS)
 SIGN_LIMIT = (1, ClockType.WORKING_HOURS)
 CHECK_LIMIT = (2, ClockType.WORKING_HOURS)
@@ -38,6 +40,11 @@ def stage_due(start: datetime, limit: tuple[int, ClockType]) -> datetime:
     """When a stage of ``limit`` (value, clock) started at ``start`` is due."""
     value, clock = limit
     return city_clock().due_at(start, value, clock)
+
+
+def register_limit(in_fringe: bool) -> tuple[float, ClockType]:
+    """The registration limit (a city setting) for a case in the urban-rural fringe or not."""
+    return registration_limits().hours(in_fringe), REGISTER_CLOCK
 
 
 def handling_limit(case: Case) -> tuple[int, ClockType]:
@@ -81,7 +88,7 @@ def current_stage(case: Case) -> tuple[datetime, datetime, ClockType] | None:
     if state is State.VERIFYING:
         return case.reported_at, case.reported_at + timedelta(hours=VERIFY_HOURS), VERIFY_LIMIT[1]
     if state is State.REPORTED and case.register_due_at:
-        return case.reported_at, case.register_due_at, REGISTER_LIMIT[1]
+        return case.reported_at, case.register_due_at, REGISTER_CLOCK
     if state is State.REGISTERED and case.dispatch_due_at:
         return case.registered_at, case.dispatch_due_at, DISPATCH_LIMIT[1]
     if state is State.DISPATCHED and case.sign_due_at:
@@ -93,10 +100,9 @@ def current_stage(case: Case) -> tuple[datetime, datetime, ClockType] | None:
     return None
 
 
-#: The fixed limit of each stage other than handling (whose limit comes from the standard).
+#: The fixed limit of each stage other than registration (a city setting) and handling (the standard's).
 FIXED_LIMITS = {
     State.VERIFYING: VERIFY_LIMIT,
-    State.REPORTED: REGISTER_LIMIT,
     State.REGISTERED: DISPATCH_LIMIT,
     State.DISPATCHED: SIGN_LIMIT,
     State.HANDLED: CHECK_LIMIT,
@@ -119,6 +125,8 @@ def case_colour(case: Case, now: datetime) -> str:
     state = case.state_enum
     if state in FIXED_LIMITS:
         budget = timedelta(hours=FIXED_LIMITS[state][0])
+    elif state is State.REPORTED:
+        budget = timedelta(hours=register_limit(case.in_fringe)[0])
     else:
         pauses = []
         for started, ended in pauses_of(case):

@@ -79,6 +79,10 @@ class Case(db.Model):
     located_in_gap: Mapped[bool] = mapped_column(default=False)
 
     reporter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"), index=True)
+    #: The grid worker who must act on site next (verification or check); None otherwise.
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"), index=True)
+    #: Located in an urban-rural fringe area at filing (its registration limit is the fringe one).
+    in_fringe: Mapped[bool] = mapped_column(default=False)
     state: Mapped[str] = mapped_column(String(16))
     holder_department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
     suggested_department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
@@ -114,6 +118,7 @@ class Case(db.Model):
     unit_grid = relationship("Area", foreign_keys=[unit_grid_id])
     area = relationship("Area", foreign_keys=[area_id])
     reporter = relationship("User", foreign_keys=[reporter_id])
+    assignee = relationship("User", foreign_keys=[assignee_id])
     holder_department = relationship("Department", foreign_keys=[holder_department_id])
     suggested_department = relationship("Department", foreign_keys=[suggested_department_id])
     events: Mapped[list["CaseEvent"]] = relationship(

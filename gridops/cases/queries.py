@@ -68,6 +68,8 @@ class CaseFilter:
     reported_from: datetime | None = None
     reported_to: datetime | None = None
     text: str | None = None
+    #: The grid worker who must act on site next (``Case.assignee_id``): a worker's own tasks.
+    assignee_id: int | None = None
     #: The instant "overdue" is judged at (default: now).
     now: datetime | None = None
 
@@ -108,6 +110,8 @@ def apply_filters(stmt: Select, params: CaseFilter) -> Select:
         stmt = stmt.where(Case.holder_department_id == params.unit_id)
     if params.small_class_id is not None:
         stmt = stmt.where(Case.small_class_id == params.small_class_id)
+    if params.assignee_id is not None:
+        stmt = stmt.where(Case.assignee_id == params.assignee_id)
     if params.source is not None:
         if params.source not in SOURCES:
             problems["source"] = _("must be one of %(values)s", values=", ".join(SOURCES))

@@ -33,6 +33,11 @@ def _ref(obj) -> dict | None:
     return {"code": obj.code, "name": obj.name} if obj is not None else None
 
 
+def _person(user) -> dict | None:
+    """A staff member as shown on a case: id and name, nothing more."""
+    return {"id": user.id, "name": user.full_name} if user is not None else None
+
+
 def photo_links(photo: CasePhoto, prefix: str) -> dict:
     """A photo's metadata and the API paths that serve it (access is checked there)."""
     return {
@@ -71,6 +76,7 @@ def case_summary(case: Case, colour: str) -> dict:
         "holder_unit": _ref(case.holder_department),
         "supervised": case.supervised,
         "self_handled": case.self_handled,
+        "assignee": _person(case.assignee),
         "colour": colour,
         "overdue": colour == "red",
         "reported_at": iso(case.reported_at),

@@ -15,8 +15,9 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -80,6 +81,8 @@ INPUT_FIELDS = {
     Input.INSTRUCTION: "instruction",
     Input.NOTE: "note",
 }
+#: States in which a grid worker must act on site next: the case's assignee is set there only.
+ASSIGNED_STATES = frozenset({State.VERIFYING, State.HANDLED})
 #: Photo kind stored for the photos of each step.
 STEP_PHOTO_KINDS = {"file": "near", "verify": "near", "self_close": "after", "feedback": "after",
                "check_pass": "after", "check_fail": "after"}
@@ -170,7 +173,7 @@ def file_case(
 
     location = locate(x, y, datum)
     unit_grid_id = location.unit_grid.id if location.unit_grid else None
-    area, worker_id = _area_and_worker(location.area.id, unit_grid_id)
+    area, worker_id, in_fringe = _area_worker_fringe(location.area.id, unit_grid_id)
     case = Case(
         idempotency_key=idempotency_key,
         source=source,
@@ -193,16 +196,17 @@ def file_case(
         area=area,
         area_path=area.path,
         located_in_gap=location.gap,
+        in_fringe=in_fringe,
         reporter=reporter,
         state=(State.VERIFYING if source in VERIFIED_SOURCES else State.REPORTED).value,
         suggested_department=suggest_unit(small_class, area),
         reported_at=now,
     )
     if case.state == State.REPORTED.value:
-        case.register_due_at = clocks.stage_due(now, clocks.REGISTER_LIMIT)
+        case.register_due_at = clocks.stage_due(now, clocks.register_limit(in_fringe))
     payload: dict = {"source": source, "located_in_gap": location.gap}
     if case.state == State.VERIFYING.value:
-        payload["assigned_to"] = worker_id
+        case.assignee_id = payload["assigned_to"] = worker_id
     if idempotency_key is None:
         _insert_case(case, now)
     else:
@@ -227,16 +231,35 @@ def file_case(
     return case
 
 
-def _area_and_worker(area_id: int, unit_grid_id: int | None) -> tuple[Area, int | None]:
-    """The located area and, if it is the unit grid, its grid worker (``grid_worker_id``): one query."""
+def _area_worker_fringe(area_id: int, unit_grid_id: int | None) -> tuple[Area, int | None, bool]:
+    """The located area, its grid worker if it is the unit grid (``grid_worker_id``), and
+    whether it lies in an urban-rural fringe area (``in_fringe``): one query."""
     link = responsibility_grid_area.c
     row = db.session.execute(
-        select(Area, ResponsibilityGrid.worker_id)
+        select(Area, ResponsibilityGrid.worker_id, _fringe_clause(Area.path))
         .outerjoin(responsibility_grid_area, link.area_id == Area.id)  # at most one: area_id is unique
         .outerjoin(ResponsibilityGrid, ResponsibilityGrid.id == link.responsibility_grid_id)
         .where(Area.id == area_id)
     ).one()
-    return row[0], (row[1] if unit_grid_id == area_id else None)
+    return row[0], (row[1] if unit_grid_id == area_id else None), bool(row[2])
+
+
+def _fringe_clause(path):
+    """True when the area with materialised ``path`` or one of its ancestors is fringe.
+
+    Runs over the (few, indexed) fringe areas only: an ancestor's path is a prefix of ``path``.
+    """
+    fringe = aliased(Area)
+    return (
+        select(fringe.id)
+        .where(fringe.urban_rural_fringe.is_(True), path.startswith(fringe.path))
+        .exists()
+    )
+
+
+def in_fringe(area: Area) -> bool:
+    """Whether ``area`` or one of its ancestors is an urban-rural fringe area (城乡结合部)."""
+    return bool(db.session.scalar(select(_fringe_clause(literal(area.path)))))
 
 
 def _insert_case(case: Case, now: datetime) -> None:
@@ -354,6 +377,8 @@ class _Step:
         to_state = self.action.target or self.from_state
         if self.action.target is not None:
             self.case.state = self.action.target.value
+        if to_state not in ASSIGNED_STATES:
+            self.case.assignee_id = None
         flag_modified(self.case, "state")
         watch = _moves_handling_clock(self.case, self.from_state)
         event = _append_event(
@@ -528,7 +553,7 @@ def _service(function: Callable[..., CaseEvent]) -> Callable[..., CaseEvent]:
 def verify_case(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
     """核实属实: the grid worker confirms a public/hotline report on site; it awaits registration."""
     step = _begin(case, "verify", actor, expected_version, inputs, now)
-    case.register_due_at = clocks.stage_due(step.now, clocks.REGISTER_LIMIT)
+    case.register_due_at = clocks.stage_due(step.now, clocks.register_limit(case.in_fringe))
     return step.finish()
 
 
@@ -610,7 +635,7 @@ def feed_back(case, actor, *, expected_version=None, now=None, **inputs) -> Case
     step = _begin(case, "feedback", actor, expected_version, inputs, now)
     case.handled_at = step.now
     case.check_due_at = clocks.stage_due(step.now, clocks.CHECK_LIMIT)
-    step.payload["assigned_to"] = grid_worker_id(case)
+    case.assignee_id = step.payload["assigned_to"] = grid_worker_id(case)
     return step.finish()
 
 

@@ -27,7 +27,7 @@ def export_layer(include_retired: bool = False) -> dict:
     query = (
         select(
             Area.code, Area.name, Area.name_en, Area.level_rank, parent.code.label("parent_code"),
-            Area.generated, Area.active, Area.geometry_wkb,
+            Area.generated, Area.urban_rural_fringe, Area.active, Area.geometry_wkb,
         )
         .outerjoin(parent, Area.parent_id == parent.id)
         .order_by(Area.level_rank, Area.code)
@@ -45,6 +45,7 @@ def export_layer(include_retired: bool = False) -> dict:
         if row.parent_code:
             properties["parent_code"] = row.parent_code
         properties["generated"] = row.generated
+        properties["urban_rural_fringe"] = row.urban_rural_fringe
         if not row.active:
             properties["active"] = False
         features.append(

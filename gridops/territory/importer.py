@@ -139,6 +139,7 @@ class _Existing:
     names: list[str]
     names_en: list[str | None]
     generated: list[bool]
+    fringe: list[bool]
     wkbs: list[bytes | None]
 
 
@@ -155,6 +156,8 @@ class _Plan:
     ranks: list[int | None]
     parent_codes: list[str | None]
     generated: list[bool]
+    #: ``urban_rural_fringe`` as given; None when the feature leaves it out (keep the stored value).
+    fringe: list[bool | None]
     geometries: np.ndarray
     areas_m2: np.ndarray
     problems: list[Problem]
@@ -223,6 +226,7 @@ def _plan(collection: Any, datum: str | None) -> _Plan:
         ranks=[],
         parent_codes=[],
         generated=[],
+        fringe=[],
         geometries=np.empty(0, dtype=object),
         areas_m2=np.empty(0),
         problems=problems,
@@ -266,7 +270,7 @@ def _load_existing() -> _Existing:
     rows = db.session.execute(
         select(
             Area.id, Area.code, Area.level_rank, Area.parent_id, Area.path, Area.active,
-            Area.name, Area.name_en, Area.generated, Area.geometry_wkb,
+            Area.name, Area.name_en, Area.generated, Area.urban_rural_fringe, Area.geometry_wkb,
         )
     ).all()
     return _Existing(
@@ -279,6 +283,7 @@ def _load_existing() -> _Existing:
         names=[row.name for row in rows],
         names_en=[row.name_en for row in rows],
         generated=[row.generated for row in rows],
+        fringe=[row.urban_rural_fringe for row in rows],
         wkbs=[row.geometry_wkb for row in rows],
     )
 
@@ -339,6 +344,9 @@ def _read_properties(features: list, plan: _Plan) -> list[dict | None]:
         generated = props.get("generated")
         if generated is not None and not isinstance(generated, bool):
             found.append("property 'generated' must be true or false")
+        fringe = props.get("urban_rural_fringe")
+        if fringe is not None and not isinstance(fringe, bool):
+            found.append("property 'urban_rural_fringe' must be true or false")
         if props.get("active") is False:
             found.append("a retired area (exported with retired areas): remove it to import the file")
         if is_feature:
@@ -352,6 +360,7 @@ def _read_properties(features: list, plan: _Plan) -> list[dict | None]:
         plan.ranks.append(level.rank if level is not None else None)
         plan.parent_codes.append(parent_code)
         plan.generated.append(generated is True)
+        plan.fringe.append(fringe if isinstance(fringe, bool) else None)
     return geometry_objects
 
 
@@ -719,7 +728,8 @@ def _write(
             "level_rank": rank, "parent_id": parent_id, "path": paths[code],
             "geometry_wkb": wkbs[index], "min_x": float(bounds[index, 0]), "min_y": float(bounds[index, 1]),
             "max_x": float(bounds[index, 2]), "max_y": float(bounds[index, 3]),
-            "area_m2": float(plan.areas_m2[index]), "generated": plan.generated[index], "active": True,
+            "area_m2": float(plan.areas_m2[index]), "generated": plan.generated[index],
+            "urban_rural_fringe": _fringe_of(plan, index, stored), "active": True,
             "layer_version": version, "updated_at": now,
         }
         key = level_keys[rank]
@@ -754,6 +764,14 @@ def _write(
     return result
 
 
+def _fringe_of(plan: _Plan, index: int, stored: int | None) -> bool:
+    """The fringe flag as given, else the stored one (a file without the property keeps it)."""
+    given = plan.fringe[index]
+    if given is not None:
+        return given
+    return stored is not None and plan.existing.fringe[stored]
+
+
 def _count(counts: dict[str, int], key: str) -> None:
     counts[key] = counts.get(key, 0) + 1
 
@@ -768,6 +786,7 @@ def _changed(existing: _Existing, position: int, row: dict) -> bool:
         or existing.parent_ids[position] != row["parent_id"]
         or existing.paths[position] != row["path"]
         or existing.generated[position] != row["generated"]
+        or existing.fringe[position] != row["urban_rural_fringe"]
         or existing.wkbs[position] != row["geometry_wkb"]
     )
 

@@ -89,6 +89,8 @@ class Area(db.Model):
     #: Generated (synthetic) area, e.g. the demo city's subdivisions.
     generated: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    #: Urban-rural fringe (城乡结合部): cases here and below get the longer registration limit.
+    urban_rural_fringe: Mapped[bool] = mapped_column(default=False, index=True)
     layer_version: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,4 +1,5 @@
-"""The city's working calendar as stored: day overrides, entered years, office hours, thresholds.
+"""The city's working calendar as stored: day overrides, entered years, office hours, thresholds,
+and the registration limits (ordinary areas and the urban-rural fringe).
 
 Administrators change them through the services here (each change is kept in the catalogue
 history); ``get_city_clock()`` turns them into a ``CityClock``, cached per process and
@@ -8,10 +9,12 @@ rebuilt when the settings version (a token rewritten by every change) moves on.
 from __future__ import annotations
 
 import secrets
+import math
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, g
 from flask_babel import gettext as _
@@ -32,6 +35,9 @@ SCHEDULE_KEY = "worktime.schedule"
 THRESHOLDS_KEY = "worktime.thresholds"
 ENTERED_YEARS_KEY = "worktime.entered_years"
 VERSION_KEY = "worktime.version"
+REGISTRATION_KEY = "worktime.registration_limits"
+#: Longest registration limit accepted, in working hours (a week of office hours is 40).
+REGISTRATION_MAX_HOURS = 80
 NOTE_MAX = 128
 _EXTENSION_KEY = "gridops.city_clock"
 #: Per app context (one request, one job run): the version is checked once, not per call.
@@ -216,6 +222,69 @@ def set_warning_thresholds(actor: User | None, data: Mapping) -> dict[ClockType,
     return after
 
 
+@dataclass(frozen=True)
+class RegistrationLimits:
+    """Working hours from report (or on-site verification) to registration (domain.md §6)."""
+
+    normal: float = 1.0
+    #: In urban-rural fringe areas (城乡结合部), where reports take longer to confirm.
+    fringe: float = 2.0
+
+    def hours(self, in_fringe: bool) -> float:
+        return self.fringe if in_fringe else self.normal
+
+    def to_dict(self) -> dict:
+        return {"normal": self.normal, "fringe": self.fringe}
+
+
+def _parse_registration(data: Mapping) -> RegistrationLimits:
+    fields = {}
+    values = {}
+    for name in ("normal", "fringe"):
+        value = data.get(name)
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                pass
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not 0 < value <= REGISTRATION_MAX_HOURS
+        ):
+            fields[name] = _("must be a number of working hours above 0 and at most %(count)d",
+                             count=REGISTRATION_MAX_HOURS)
+        else:
+            values[name] = float(value)
+    unknown = set(data) - {"normal", "fringe"}
+    for name in sorted(unknown):
+        fields[name] = _("unknown setting")
+    if fields:
+        raise ValidationFailed(_("Check the marked fields."), fields)
+    return RegistrationLimits(**values)
+
+
+def stored_registration_limits() -> RegistrationLimits:
+    """The stored registration limits, or the defaults (1 working hour; 2 in the fringe)."""
+    row = _setting(REGISTRATION_KEY)
+    return _parse_registration(row.value) if row is not None else RegistrationLimits()
+
+
+def set_registration_limits(actor: User | None, data: Mapping) -> RegistrationLimits:
+    """Set the registration limits in working hours: ``{"normal": 1, "fringe": 2}``."""
+    _check_admin(actor)
+    if not isinstance(data, Mapping):
+        raise ValidationFailed.field("registration", _("must be an object with normal and fringe hours"))
+    before = stored_registration_limits()
+    after = _parse_registration({**before.to_dict(), **data})
+    _put_setting(REGISTRATION_KEY, after.to_dict(), actor)
+    CatalogueChange.record("registration_limits", 0, "update", actor, before.to_dict(), after.to_dict())
+    _bump_version(actor)
+    db.session.flush()
+    return after
+
+
 def load_city_clock() -> CityClock:
     """Build the city's clock from the stored calendar and settings (a handful of queries)."""
     overrides = [
@@ -231,12 +300,19 @@ def load_city_clock() -> CityClock:
     )
 
 
+class CitySettings(NamedTuple):
+    """The stored time settings as the services use them, built once per settings version."""
+
+    clock: CityClock
+    registration: RegistrationLimits
+
+
 class _ClockSlot:
-    """The app's current (settings version, clock) pair, and the lock for rebuilding it."""
+    """The app's current (settings version, settings) pair, and the lock for rebuilding it."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.current: tuple[str | None, CityClock] | None = None
+        self.current: tuple[str | None, CitySettings] | None = None
 
 
 def _slot() -> _ClockSlot:
@@ -249,6 +325,16 @@ def get_city_clock() -> CityClock:
     The version is read once per app context (a request, a job run), so listing many cases
     costs one small query; changes made in this context through the services are seen at once.
     """
+    return city_settings().clock
+
+
+def registration_limits() -> RegistrationLimits:
+    """The registration limits in force (cached with the clock, so reading them costs no query)."""
+    return city_settings().registration
+
+
+def city_settings() -> CitySettings:
+    """The clock and the registration limits of the current settings version."""
     memo = g.get(_G_KEY)
     if memo is not None:
         return memo
@@ -259,7 +345,7 @@ def get_city_clock() -> CityClock:
         with slot.lock:
             current = slot.current
             if current is None or current[0] != version:
-                current = (version, load_city_clock())
+                current = (version, CitySettings(load_city_clock(), stored_registration_limits()))
                 slot.current = current
     setattr(g, _G_KEY, current[1])
     return current[1]
