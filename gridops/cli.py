@@ -76,6 +76,7 @@ def register_cli(app: Flask) -> None:
     """Attach the admin command groups to the app's CLI."""
     from gridops.auth.cli import tokens_cli, users_cli
     from gridops.catalogue.cli import calendar_cli, catalogue_cli
+    from gridops.hotline.cli import gazetteer_cli
     from gridops.territory.cli import grids_cli
 
     app.cli.add_command(users_cli)
@@ -83,3 +84,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(grids_cli)
     app.cli.add_command(catalogue_cli)
     app.cli.add_command(calendar_cli)
+    app.cli.add_command(gazetteer_cli)

@@ -264,3 +264,17 @@ def test_place_search_finds_places_by_name_or_alias_and_areas_by_name_or_code(wo
     assert [h.type for h in hits][:1] == ["area"] and hits[0].area_code == "411302001001"
     assert {h.name for h in search_places("测试社区")} == {"测试社区"}
     assert search_places("") == [] and search_places("%") == []
+
+
+def test_gazetteer_import_command(world, runner, tmp_path):
+    db.session.commit()
+    path = tmp_path / "places.csv"
+    path.write_text(CSV, encoding="utf-8")
+    result = runner.invoke(args=["gazetteer", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "3 places created" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,x,y\n远方,100,20\n", encoding="utf-8")
+    result = runner.invoke(args=["gazetteer", "import", str(bad), "--datum", "gcj02"])
+    assert result.exit_code != 0 and "row 2.geometry" in result.output
+    assert count(GazetteerPlace) == 3

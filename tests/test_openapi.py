@@ -196,6 +196,15 @@ def test_real_responses_match_the_document(client, world, app):
     call("get", "/work/changes?workspace=nowhere", headers=dispatcher)  # 422
     call("get", "/work/map?queue=all&bbox=112,32,113,34", headers=dispatcher)
     call("get", "/work/map", headers=worker)  # 403
+    hotline = "/hotline/cases/{number}"
+    call("get", "/hotline/places?q=测试", headers=admin)
+    call("post", "/hotline/complaints", json={"phone": "13812345678", "content": "x"}, headers=admin)  # 403
+    call("get", f"/hotline/cases/{number}", hotline, headers=admin)  # 404: not a hotline case
+    for step, body in (("contacts", {"phone": "13812345678", "content": "x"}), ("reply", {"note": "x"}),
+                       ("follow-up", {"satisfaction": "satisfied"})):
+        call("post", f"/hotline/cases/{number}/{step}", f"{hotline}/{step}", json=body, headers=admin)  # 403
+    call("get", "/hotline/queues", headers=admin)  # 403
+    call("get", "/hotline/callers?phone=13812345678", headers=admin)  # 403
 
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
     assert conform.seen == documented, f"not exercised: {sorted(documented - conform.seen)}"

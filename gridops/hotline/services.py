@@ -66,6 +66,8 @@ class Complaint:
     case: Case
     contact: HotlineContact
     order: HotlineOrder
+    #: False when the idempotency key had filed it before (nothing new was written).
+    created: bool = True
 
 
 def _now(now: datetime | None) -> datetime:
@@ -216,7 +218,7 @@ def log_complaint(
         contact = db.session.scalar(
             select(HotlineContact).where(HotlineContact.case_id == case.id).order_by(HotlineContact.id).limit(1)
         )
-        return Complaint(case, contact, existing)
+        return Complaint(case, contact, existing, created=False)
     reason = suggest_unit_with_reason(case.small_class, case.area)[1]
     fallback = no_clear_owner or reason.source in UNCLEAR_OWNER
     if fallback:
