@@ -194,6 +194,7 @@ def task(number: str):
         photos=[photo for event in case.events for photo in event.photos],
         forms=forms,
         Input=Input,
+        grids=my_grids_geojson(current_user),
         map_config=_map_config(),
     )
 

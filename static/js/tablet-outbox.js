@@ -204,7 +204,10 @@
 
   async function syncNow() {
     var records = await allRecords();
-    var waiting = records.filter(function (r) { return r.user === config.username && (r.status === "waiting" || r.status === "sending"); });
+    // Oldest first: the cases are numbered in the order the worker found the problems.
+    var waiting = records.filter(function (r) {
+      return r.user === config.username && (r.status === "waiting" || r.status === "sending");
+    }).reverse();
     if (!waiting.length || !navigator.onLine) {
       return;
     }
@@ -271,7 +274,7 @@
 
   function timeOf(iso) {
     var locale = config.locale === "zh" ? "zh-CN" : "en-GB";
-    return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+    return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone: config.timezone });
   }
 
   var STATUS_LABELS = { waiting: t.waiting, sending: t.sending, sent: t.sent, refused: t.refused };

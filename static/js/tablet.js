@@ -343,8 +343,7 @@
       });
       try {
         var body = await gridops.fetchJSON(config.duplicates + "?" + query.toString(), { signal: AbortSignal.timeout(5000) });
-        var items = Array.isArray(body) ? body : body.items || [];
-        return items;
+        return body.items || [];
       } catch (error) {
         return [];
       }
@@ -355,10 +354,11 @@
       var list = document.getElementById("duplicates-list");
       list.textContent = "";
       items.forEach(function (item) {
-        var found = item.case || item;
+        var found = item.case;
         var li = el("li");
         var link = el("a", null, found.number);
-        link.href = "/cases/" + encodeURIComponent(found.number);
+        link.href = config.casePage.replace("__number__", encodeURIComponent(found.number));
+        link.target = "_blank";
         li.appendChild(link);
         var what = [found.address || found.description || ""];
         if (item.distance_m !== undefined) {

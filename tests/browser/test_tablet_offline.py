@@ -1,0 +1,104 @@
+"""Offline: a report made without network is kept on the tablet, survives a reload and a
+relaunch of the app, and becomes exactly one case when the network returns."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from gridops.cases.models import Case
+from gridops.extensions import db
+from tests.browser.test_tablet_pages import GRID1_GPS, open_tablet
+from tests.case_factories import make_world
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def world(app):
+    """The staffed small city, committed."""
+    make_world()
+    db.session.commit()
+    db.session.close()
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """A before and an after photo, as the camera hands them over."""
+    paths = []
+    for name, colour in (("before.jpg", (120, 110, 90)), ("after.jpg", (200, 200, 190))):
+        Image.new("RGB", (1200, 900), colour).save(tmp_path / name, "JPEG")
+        paths.append(str(tmp_path / name))
+    return paths
+
+
+def case_count() -> int:
+    db.session.close()
+    return db.session.scalar(select(func.count()).select_from(Case))
+
+
+def installed(page) -> None:
+    """Wait until the service worker controls the page (it keeps the shell from then on)."""
+    page.evaluate("navigator.serviceWorker.ready")
+    if not page.evaluate("Boolean(navigator.serviceWorker.controller)"):
+        page.reload()
+    page.wait_for_function("Boolean(navigator.serviceWorker.controller)")
+
+
+def report(page, tile_text, photo, after=None):
+    page.click(f"label[for^=class-]:has-text('{tile_text}')")
+    page.set_input_files("#report-photos", photo)
+    if after:
+        page.check("#report-fixed")
+        page.set_input_files("#report-after", after)
+    page.click("#report-send")
+
+
+def test_a_report_made_offline_is_sent_once_when_the_network_returns(page_for, world, photos, screenshot_dir):
+    page = open_tablet(page_for, 1280, 800, gps=GRID1_GPS)
+    page.goto("/tablet/report")
+    installed(page)
+    context = page.context
+
+    context.set_offline(True)
+    page.wait_for_selector("#tablet-net:not([hidden])")
+    report(page, "暴露垃圾", photos[0])
+    report(page, "果皮箱", photos[0], after=photos[1])
+    waiting = page.locator(".outbox-waiting")
+    waiting.nth(1).wait_for()
+    assert waiting.count() == 2
+    page.screenshot(path=str(screenshot_dir / "tablet-offline-1-waiting-1280x800.png"), full_page=True)
+
+    # Still offline: the page reloads from the service worker, the reports from IndexedDB.
+    page.reload()
+    page.wait_for_selector(".outbox-waiting >> nth=1")
+    # Relaunching the app (a new window on its start page) finds them too.
+    relaunched = context.new_page()
+    relaunched.console_errors = []
+    relaunched.goto("/tablet/")
+    relaunched.wait_for_selector(".outbox-waiting >> nth=1")
+    assert relaunched.locator("#tablet-net").is_visible()
+    relaunched.screenshot(path=str(screenshot_dir / "tablet-offline-2-relaunched-1280x800.png"), full_page=True)
+    relaunched.close()
+    assert case_count() == 0
+
+    context.set_offline(False)
+    page.wait_for_selector(".outbox-sent >> nth=1")
+    assert page.locator(".outbox-waiting").count() == 0
+    page.screenshot(path=str(screenshot_dir / "tablet-offline-3-sent-1280x800.png"), full_page=True)
+    assert case_count() == 2
+    # Another attempt (the other tab, a timer, a lost answer) files nothing more.
+    page.evaluate("window.gridopsOutbox.sync()")
+    page.reload()
+    page.wait_for_selector(".outbox-sent >> nth=1")
+    assert case_count() == 2
+
+    cases = db.session.scalars(select(Case).order_by(Case.id)).all()
+    assert [(case.small_class.code, case.state, case.self_handled) for case in cases] == [
+        ("0102", "reported", False),
+        ("0302", "closed", True),
+    ]
+    assert all(case.idempotency_key.startswith("tablet-") for case in cases)
+    assert [event.action for event in cases[1].events] == ["file", "self_close"]
+    assert page.console_errors == []
