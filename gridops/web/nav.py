@@ -29,6 +29,12 @@ MAIN_NAV: list[NavItem] = [
     NavItem("workspaces.command", _l("Command centre"), permissions.can_use_command_centre, "workspaces.command"),
     NavItem("workspaces.inbox", _l("Unit inbox"), permissions.can_use_unit_inbox, "workspaces.inbox"),
     NavItem("workspaces.leader", _l("Leader view"), permissions.can_use_leader_view, "workspaces.leader"),
+    NavItem(
+        "evaluation.index",
+        _l("Evaluation"),
+        lambda user: permissions.can_view_notices(user) or permissions.can_view_campaigns(user),
+        "evaluation.",
+    ),
 ]
 
 
