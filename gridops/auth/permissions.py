@@ -214,6 +214,8 @@ def can_manage_campaigns(user: User | None) -> bool:
 def can_view_campaigns(user: User | None) -> bool:
     """Follow special campaigns' progress."""
     return has_role(user, Role.EVALUATOR, Role.ADMIN, Role.LEADER, Role.AREA_LEAD)
+
+
 def can_use_command_centre(user: User | None) -> bool:
     """Open the command centre: the intake operators, dispatchers and shift leaders of the centre."""
     return has_role(user, Role.INTAKE_OPERATOR, Role.DISPATCHER, Role.SHIFT_LEADER)
@@ -227,3 +229,16 @@ def can_use_unit_inbox(user: User | None) -> bool:
 def can_use_leader_view(user: User | None) -> bool:
     """Open the leader view: leaders and area leads."""
     return has_role(user, Role.LEADER, Role.AREA_LEAD)
+
+
+def can_view_indicators(user: User | None) -> bool:
+    """Read indicators, scores and rankings: what is shown is scoped (an area lead's area, a unit's own)."""
+    return has_role(
+        user, Role.EVALUATOR, Role.ADMIN, Role.LEADER, Role.AREA_LEAD, Role.SHIFT_LEADER, Role.UNIT_STAFF,
+        Role.DISPATCHER, Role.INTAKE_OPERATOR,
+    )
+
+
+def can_manage_score_schemes(user: User | None) -> bool:
+    """Create and change score schemes (weights, thresholds, deductions, grade bands)."""
+    return has_role(user, Role.EVALUATOR, Role.ADMIN)

@@ -164,7 +164,7 @@ def compute_indicators(
     if group_by not in GROUP_BYS:
         raise ValidationFailed.field("group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS)))
     start, end = period.start_utc, period.end_utc
-    departments = _department_subtree(department_id) if department_id is not None else None
+    departments = department_subtree(department_id) if department_id is not None else None
     grouping = _Grouping(group_by, scope_path, departments)
     totals: dict = defaultdict(dict)
 
@@ -317,7 +317,7 @@ def _area_map(rank: int):
     return tree.union_all(select(child.id, parent.c.group_id).where(child.parent_id == parent.c.area_id))
 
 
-def _department_subtree(department_id: int) -> set[int]:
+def department_subtree(department_id: int) -> set[int]:
     ids = {department_id}
     frontier = {department_id}
     while frontier:

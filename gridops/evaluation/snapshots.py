@@ -1,0 +1,166 @@
+"""Frozen figures of closed periods (考核快照), and the one way to read a period's scored table.
+
+Once a period has ended, ``freeze_snapshot`` stores its city-wide rows — figures, scores,
+grades, ranks — with a copy of the scheme's parameters. The unique key (period, grouping,
+scheme) makes freezing happen once however often or concurrently it is asked for.
+``indicator_table`` reads a frozen period from its snapshot, so a published notice never
+changes afterwards; an open (or not yet frozen) period is computed live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gridops.db import utcnow
+from gridops.errors import ValidationFailed
+from gridops.evaluation.indicators import AREA_GROUPS, department_subtree, compute_indicators
+from gridops.evaluation.models import GROUP_BYS, IndicatorSnapshot, ScoreScheme
+from gridops.evaluation.periods import Period
+from gridops.evaluation.scores import ScoredRow, compare, default_scheme, score_rows
+from gridops.extensions import db
+
+#: Period kinds frozen by the scheduled job, and the groupings frozen for each.
+FROZEN_KINDS = ("week", "month", "quarter", "year")
+
+
+@dataclass
+class IndicatorTable:
+    """A period's scored rows for one grouping and scheme, and where they came from."""
+
+    period: Period
+    group_by: str
+    scheme: ScoreScheme
+    rows: list[ScoredRow]
+    #: When the figures were frozen; None: computed live.
+    frozen_at: datetime | None = None
+    #: The scheme's parameters the scores were computed with.
+    parameters: dict | None = None
+
+    @property
+    def frozen(self) -> bool:
+        return self.frozen_at is not None
+
+
+def find_snapshot(period: Period, group_by: str, scheme: ScoreScheme) -> IndicatorSnapshot | None:
+    return db.session.scalar(
+        select(IndicatorSnapshot).where(
+            IndicatorSnapshot.period_key == period.key,
+            IndicatorSnapshot.group_by == group_by,
+            IndicatorSnapshot.scheme_id == scheme.id,
+        )
+    )
+
+
+def freeze_snapshot(
+    period: Period, group_by: str, scheme: ScoreScheme | None = None, *, now: datetime | None = None
+) -> IndicatorSnapshot:
+    """Freeze ``period``'s city-wide figures and scores for ``group_by`` (default scheme if None).
+
+    Only a period that has ended can be frozen. Freezing again returns the snapshot already
+    stored, unchanged — also when another process froze it a moment earlier (the unique key
+    decides). Flushes; the caller commits.
+    """
+    now = now or utcnow()
+    if group_by not in GROUP_BYS:
+        raise ValidationFailed.field("group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS)))
+    if not period.is_closed(now):
+        raise ValidationFailed.field("period", _("the period has not ended yet"))
+    scheme = scheme or default_scheme()
+    existing = find_snapshot(period, group_by, scheme)
+    if existing is not None:
+        return existing
+    rows = score_rows(compute_indicators(period, group_by), scheme)
+    snapshot = IndicatorSnapshot(
+        period_key=period.key,
+        period_kind=period.kind,
+        group_by=group_by,
+        scheme_id=scheme.id,
+        scheme_revision=scheme.revision,
+        scheme_parameters=scheme.parameters,
+        rows=[_frozen(row) for row in rows],
+        frozen_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(snapshot)
+    except IntegrityError:
+        existing = find_snapshot(period, group_by, scheme)
+        if existing is None:
+            raise
+        return existing
+    return snapshot
+
+
+def _frozen(row: ScoredRow) -> dict:
+    data = row.to_dict()
+    data.pop("previous", None)
+    data.pop("last_year", None)
+    return data
+
+
+def freeze_closed_periods(now: datetime, *, kinds=FROZEN_KINDS, group_bys=GROUP_BYS) -> list[IndicatorSnapshot]:
+    """Freeze the last ended period of each kind, for every grouping, with the default scheme.
+
+    The scheduled job calls this; it is idempotent, so a late or repeated run only fills
+    what is missing.
+    """
+    scheme = default_scheme()
+    frozen = []
+    for kind in kinds:
+        period = Period.last_closed(kind, now)
+        for group_by in group_bys:
+            frozen.append(freeze_snapshot(period, group_by, scheme, now=now))
+    return frozen
+
+
+def indicator_table(
+    period: Period,
+    group_by: str,
+    scheme: ScoreScheme | None = None,
+    *,
+    scope_path: str | None = None,
+    department_id: int | None = None,
+    with_changes: bool = True,
+) -> IndicatorTable:
+    """The scored rows of ``period`` for ``group_by``, within a scope, with month-on-month and
+    year-on-year changes (against the previous period and the same period last year).
+
+    Frozen periods are read from their snapshot (area and unit rows narrowed to the scope,
+    ranks as published); the rest are computed.
+    """
+    scheme = scheme or default_scheme()
+    table = _table(period, group_by, scheme, scope_path, department_id)
+    if with_changes:
+        previous = _table(period.previous(), group_by, scheme, scope_path, department_id).rows
+        last_year = _table(period.same_period_last_year(), group_by, scheme, scope_path, department_id).rows
+        compare(table.rows, previous, last_year)
+    return table
+
+
+def _table(period, group_by, scheme, scope_path, department_id) -> IndicatorTable:
+    snapshot = find_snapshot(period, group_by, scheme)
+    if snapshot is not None:
+        rows = _narrowed(snapshot.rows, group_by, scope_path, department_id)
+        if rows is not None:
+            return IndicatorTable(period, group_by, scheme, [ScoredRow.from_dict(r) for r in rows],
+                                  frozen_at=snapshot.frozen_at, parameters=snapshot.scheme_parameters)
+    rows = compute_indicators(period, group_by, scope_path=scope_path, department_id=department_id)
+    return IndicatorTable(period, group_by, scheme, score_rows(rows, scheme), parameters=scheme.parameters)
+
+
+def _narrowed(rows: list[dict], group_by: str, scope_path: str | None, department_id: int | None):
+    """The frozen rows a scope may read; None when the scope needs figures the snapshot lacks."""
+    if scope_path is None and department_id is None:
+        return rows
+    if department_id is None and group_by in AREA_GROUPS:
+        inside = [r for r in rows if r["path"].startswith(scope_path)]
+        return inside or None
+    if scope_path is None and group_by == "unit":
+        ids = department_subtree(department_id)
+        return [r for r in rows if r["ref_id"] in ids]
+    return None
