@@ -67,6 +67,10 @@ def demo_command(host: str, port: int, full_grids: bool, no_serve: bool, databas
         click.echo(f"  {login.username:<16} {login.password:<16} {login.role_label}")
     if no_serve:
         return
+    from gridops.jobs.cli import start_background_scheduler
+
+    # The demo's single process also runs the periodic jobs (escalation, notices).
+    start_background_scheduler(app)
     click.echo(f"\nServing gridops on http://{host}:{port}/  (Ctrl+C to stop)")
     # Flask's app.run() refuses to serve from inside the `flask` CLI, so serve directly.
     run_simple(host, port, app, use_reloader=False, threaded=True)
@@ -77,6 +81,7 @@ def register_cli(app: Flask) -> None:
     from gridops.auth.cli import tokens_cli, users_cli
     from gridops.catalogue.cli import calendar_cli, catalogue_cli
     from gridops.hotline.cli import gazetteer_cli
+    from gridops.jobs.cli import scheduler_command
     from gridops.territory.cli import grids_cli
 
     app.cli.add_command(users_cli)
@@ -85,3 +90,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(catalogue_cli)
     app.cli.add_command(calendar_cli)
     app.cli.add_command(gazetteer_cli)
+    app.cli.add_command(scheduler_command)

@@ -40,10 +40,17 @@ Environment variables (all optional except SECRET_KEY in production):
     Interface language, the city's time zone, the base map, uploads, nominal grid size.
 ``GRIDOPS_MAX_REQUEST_MB``
     Largest request body accepted, in MB (default 100: nine 10 MB photos and their form).
+``GRIDOPS_NOTIFY_GATEWAY``, ``GRIDOPS_NOTIFY_WEBHOOK_URL``, ``GRIDOPS_NOTIFY_WEBHOOK_TOKEN``
+    Where supervision orders are also sent: ``off`` (default: the in-app inbox only) or
+    ``webhook`` (JSON POSTed to the URL, bearer token optional; an SMS/e-mail platform).
+``GRIDOPS_JOB_TIMES``
+    JSON overriding periodic jobs' times, job id → cron fields or an interval, e.g.
+    ``{"weekly_supervision": {"day_of_week": "mon", "hour": 9}}`` (city time zone).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -192,10 +199,33 @@ def load_config(environ: dict[str, str] | None = None, instance_path: str | None
         "MAX_CONTENT_LENGTH": _int(
             "GRIDOPS_MAX_REQUEST_MB", env.get("GRIDOPS_MAX_REQUEST_MB"), 100, minimum=1
         ) * 1024 * 1024,
+        "GRIDOPS_NOTIFY_GATEWAY": _choice(
+            "GRIDOPS_NOTIFY_GATEWAY", env.get("GRIDOPS_NOTIFY_GATEWAY"), ("off", "webhook"), "off"
+        ),
+        "GRIDOPS_NOTIFY_WEBHOOK_URL": env.get("GRIDOPS_NOTIFY_WEBHOOK_URL", ""),
+        "GRIDOPS_NOTIFY_WEBHOOK_TOKEN": env.get("GRIDOPS_NOTIFY_WEBHOOK_TOKEN", ""),
+        "GRIDOPS_JOB_TIMES": _job_times(env.get("GRIDOPS_JOB_TIMES")),
     }
+    if cfg["GRIDOPS_NOTIFY_GATEWAY"] == "webhook" and urlsplit(cfg["GRIDOPS_NOTIFY_WEBHOOK_URL"]).scheme not in (
+        "http", "https"
+    ):
+        raise ConfigurationError("GRIDOPS_NOTIFY_WEBHOOK_URL must be an http(s) URL when the gateway is webhook")
     if mode == "testing":
         cfg["TESTING"] = True
     return cfg
+
+
+def _job_times(value: str | None) -> dict:
+    """``GRIDOPS_JOB_TIMES``: a JSON object of job id → trigger fields (checked when the scheduler starts)."""
+    if not value:
+        return {}
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise ConfigurationError("GRIDOPS_JOB_TIMES must be a JSON object") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ConfigurationError("GRIDOPS_JOB_TIMES must map job ids to objects of trigger fields")
+    return data
 
 
 def check_config(cfg: dict) -> None:

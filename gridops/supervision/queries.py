@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 
 from gridops.auth.models import User
-from gridops.auth.permissions import area_scope_clause, is_signed_in
+from gridops.auth.permissions import CITY_WIDE_ROLES, area_scope_clause, is_signed_in
 from gridops.auth.roles import Role
 from gridops.cases.models import Case
 from gridops.extensions import db
@@ -106,3 +106,32 @@ def is_recipient(user: User | None, order: SupervisionOrder) -> bool:
 
 def is_unread(user: User, order: SupervisionOrder) -> bool:
     return db.session.get(SupervisionRead, (order.id, user.id)) is None
+
+
+def recipient_users(order: SupervisionOrder) -> list[User]:
+    """The active users an order reaches through its recipients (for the gateway's phone list)."""
+    from gridops.territory.models import Area
+
+    r = SupervisionRecipient
+    case_path = select(Case.area_path).where(Case.id == order.case_id).scalar_subquery()
+    in_scope = or_(
+        User.role.in_([role.value for role in CITY_WIDE_ROLES]),
+        User.area_id.is_(None),
+        case_path.startswith(Area.path),
+    )
+    addressed = exists(
+        select(r.id).where(
+            r.order_id == order.id,
+            or_(
+                and_(r.department_id.is_not(None), r.department_id == User.department_id,
+                     User.role == Role.UNIT_STAFF.value),
+                and_(r.area_id.is_not(None), r.area_id == User.area_id, User.role == Role.AREA_LEAD.value),
+                and_(r.role.is_not(None), r.role == User.role, in_scope),
+            ),
+        )
+    )
+    return list(
+        db.session.scalars(
+            select(User).outerjoin(Area, Area.id == User.area_id).where(User.active, addressed).order_by(User.id)
+        )
+    )

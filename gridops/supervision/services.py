@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -270,7 +269,9 @@ def _write_orders(orders: list[dict], addressees: list[list[dict]], now: datetim
 
 def notifications_enabled() -> bool:
     """Whether new orders are also sent out through the e-mail/SMS gateway (config)."""
-    return current_app.config.get("GRIDOPS_NOTIFY_GATEWAY", "off") != "off"
+    from gridops.supervision.notify import configured_gateway
+
+    return configured_gateway() is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,5 +332,5 @@ def mark_read(order: SupervisionOrder, user: User, *, now: datetime | None = Non
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(SupervisionRead.__table__).values(
         order_id=order.id, user_id=user.id, read_at=now or utcnow()
-    ).on_conflict_do_nothing()
-    return db.session.execute(stmt).rowcount == 1
+    ).on_conflict_do_nothing().returning(SupervisionRead.order_id)
+    return db.session.execute(stmt).first() is not None
