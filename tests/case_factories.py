@@ -179,7 +179,8 @@ def make_case(
     elif state == "cancelled":
         act(world, case, "cancel", "intake_operator", reason="重复上报", now=now)
     elif state == "merged":
-        raise ValueError("no action of the transition table merges cases")
+        master = file_case(reporter, source=source, x=xy[0], y=xy[1], datum="gcj02", now=now, **filing)
+        act(world, case, "merge", "intake_operator", master=master, now=now)
     else:
         make_state(world, case, state, now)
     return case

@@ -123,7 +123,7 @@ def test_detail_shows_facts_timeline_and_the_buttons_of_each_role(client, auth, 
     assert "网格001" in html and "411302001001001" in html
     assert "Sanitation" in html  # the suggested unit
     assert "Filed" in html and "Register" in html and "Reported → Registered" in html
-    assert _action_urls(html) == ["dispatch"]
+    assert _action_urls(html) == ["dispatch", "merge"]  # 并单 is open to the dispatcher too
     # The unit select is pre-set to the suggested unit.
     assert f'<option selected value="{world["unit"].id}">' in html
     assert re.search(r'<input [^>]*name="dispatch-expected_version"[^>]*type="hidden" value="2">', html)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from gridops.api import bp
 from gridops.cases import exports, services
 from gridops.cases.clocks import case_colour
+from gridops.cases.merging import merge_links
 from gridops.cases.models import SOURCES, URGENCIES, Case, CaseEvent, CasePhoto
 from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
@@ -41,7 +42,7 @@ MAX_LIMIT = 500
 CASE_TYPES = ("component", "event")
 DATUMS = ("wgs84", "gcj02", "bd09")
 MAX_TEXT = {"description": 4000, "address": 255, "idempotency_key": 64, "reason": 2000,
-            "note": 2000, "instruction": 2000, "small_class": 4, "q": 100}
+            "note": 2000, "instruction": 2000, "small_class": 4, "q": 100, "master": 20}
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
@@ -275,6 +276,7 @@ def detail_response(case: Case, status: int = 200, events: list[CaseEvent] | Non
         case, case_colour(case, now), list(events), list(photos),
         services.allowed_actions(case, current_user), api_prefix(),
     )
+    data.update(merge_links(case))
     response = jsonify(data)
     response.status_code = status
     response.set_etag(str(case.version))
@@ -393,7 +395,15 @@ def take_action(number: str, action: str):
         note=_text(data, "note", default=None),
         instruction=_text(data, "instruction", default=None),
         due_at=_instant(data, "due_at"),
+        confirm=bool(_flag(data, "confirm")),
     )
+    if master_number := _text(data, "master", default=None):
+        inputs["master"] = db.session.scalar(
+            visible_cases(current_user).where(Case.number == master_number.strip())
+        )
+        if inputs["master"] is None:
+            raise ValidationFailed.field("master", _("There is no case %(number)s that you may see.",
+                                                     number=master_number))
     case = load_visible_case(number)
     stored = store_photos(files) if files else []
     with _discarded_on_error(stored):

@@ -152,6 +152,12 @@ def _schemas() -> dict:
         events={"type": "array", "items": _ref("CaseEvent")},
         photos={"type": "array", "items": _ref("Photo")},
         allowed_actions={"type": "array", "items": _ref("AllowedAction")},
+        merged_into={"type": ["string", "null"], "description": "number of the case this one was merged into"},
+        merged_cases={
+            "type": "array",
+            "description": "duplicates merged into this case (并单), oldest first",
+            "items": _object({"number": STRING, "merged_at": INSTANT}),
+        },
     )
     return {
         "Error": {
@@ -229,6 +235,8 @@ def _schemas() -> dict:
                 "instruction": {"type": "string", "maxLength": 2000},
                 "unit": {"type": "string", "description": "code of the target unit (dispatch, redispatch)"},
                 "due_at": {"type": "string", "format": "date-time", "description": "with its offset"},
+                "master": {"type": "string", "maxLength": 20, "description": "number of the case to merge into (merge)"},
+                "confirm": {"type": "boolean", "description": "merge across grids or small classes (merge)"},
             },
         },
         "Location": _object(

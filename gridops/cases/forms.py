@@ -106,4 +106,6 @@ class ActionForm(FlaskForm):
     due_at = DateTimeLocalField(_l("New due time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     instruction = TextAreaField(_l("Instruction"), validators=[Optional(), Length(max=2000)])
     photos = MultipleFileField(_l("Photos"))
+    master = StringField(_l("Merge into case number"), validators=[Optional(), Length(max=20)])
+    confirm = BooleanField(_l("Merge even though the grid or small class differs"))
 

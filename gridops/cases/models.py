@@ -232,15 +232,19 @@ class CaseMerge(db.Model):
     previous_state: Mapped[str] = mapped_column(String(16))
     cross_grid: Mapped[bool] = mapped_column(default=False)
     cross_class: Mapped[bool] = mapped_column(default=False)
-    #: Ids of the photos and hotline contacts moved to the master.
+    #: Ids of the photos and hotline contacts moved to the master, and of its hotline order if it moved too.
     moved_photo_ids: Mapped[list] = mapped_column(JSON, default=list)
     moved_contact_ids: Mapped[list] = mapped_column(JSON, default=list)
-    #: What the master's repeat count gained (the duplicate and its own repeats).
+    moved_order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("hotline_order.id"))
+    #: What the master's repeat count gained (the duplicate and its own repeats), and whether
+    #: that made it urgent: an undo takes back exactly this.
     repeat_added: Mapped[int] = mapped_column(default=1)
+    urgency_raised: Mapped[bool] = mapped_column(default=False)
     duplicate_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"))
     master_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"))
     undone_at: Mapped[Optional[datetime]]
     undone_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    undo_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_event.id"))
 
     duplicate: Mapped[Case] = relationship(foreign_keys=[duplicate_id])
     master: Mapped[Case] = relationship(foreign_keys=[master_id])

@@ -80,6 +80,7 @@ INPUT_FIELDS = {
     Input.DUE_AT: "due_at",
     Input.INSTRUCTION: "instruction",
     Input.NOTE: "note",
+    Input.MASTER: "master",
 }
 #: States in which a grid worker must act on site next: the case's assignee is set there only.
 ASSIGNED_STATES = frozenset({State.VERIFYING, State.HANDLED})
@@ -335,9 +336,15 @@ def take_action(
     due_at: datetime | None = None,
     instruction: str | None = None,
     photos: Sequence = (),
+    master: Case | None = None,
+    confirm: bool = False,
     now: datetime | None = None,
 ) -> CaseEvent:
-    """Take the action named ``action_name`` of the transition table on ``case`` as ``actor``."""
+    """Take the action named ``action_name`` of the transition table on ``case`` as ``actor``.
+
+    ``master`` and ``confirm`` are the merge's: the case to merge into, and the confirmation
+    a merge across grids or small classes needs.
+    """
     action = action_for(action_name)
     if action is None:
         raise ValidationFailed.field("action", _("unknown action %(name)s", name=repr(action_name)))
@@ -351,6 +358,8 @@ def take_action(
         due_at=due_at,
         instruction=instruction,
         photos=photos,
+        master=master,
+        confirm=confirm,
         now=now,
     )
 
@@ -370,6 +379,8 @@ class _Step:
         self.unit_id = inputs.get("unit_id")
         self.due_at = inputs.get("due_at")
         self.photos = tuple(inputs.get("photos") or ())
+        self.master = inputs.get("master")
+        self.confirm = bool(inputs.get("confirm"))
         self.payload: dict = {}
 
     def finish(self) -> CaseEvent:
@@ -471,6 +482,7 @@ def _check_inputs(step: _Step) -> None:
         Input.UNIT: step.unit_id,
         Input.DUE_AT: step.due_at,
         Input.PHOTOS: step.photos,
+        Input.MASTER: step.master,
     }
     for required in step.action.required:
         if not values[required]:
@@ -515,6 +527,10 @@ def _guard_problem(case: Case, action: Action, now: datetime) -> str | None:
         return None if _pending(case, kind) else _("No such request is waiting for a decision.")
     if guard == "self_handleable":
         return None if case.source == "patrol" else _("Only a patrol report can be fixed on the spot.")
+    if guard == "undoable_merge":
+        from gridops.cases.merging import undo_problem  # merging builds on this module
+
+        return undo_problem(case, now)
     if guard == "dissatisfied_callback":
         if case.source not in VERIFIED_SOURCES or case.self_handled or case.holder_department_id is None:
             return _("Only a handled hotline or public report can be reopened after a callback.")
@@ -829,6 +845,22 @@ def supervise_case(case, actor, *, expected_version=None, now=None, **inputs) ->
     return event
 
 
+def _merge(case, actor, *, expected_version=None, now=None, master=None, confirm=False, **inputs) -> CaseEvent:
+    """并单, as a step of the table (``merging.merge_case``)."""
+    from gridops.cases.merging import merge_case
+
+    record = merge_case(case, master, actor, confirm=confirm, now=now, expected_version=expected_version, **inputs)
+    return db.session.get(CaseEvent, record.duplicate_event_id)
+
+
+def _unmerge(case, actor, *, expected_version=None, now=None, **inputs) -> CaseEvent:
+    """撤销并单, as a step of the table (``merging.undo_merge``)."""
+    from gridops.cases.merging import undo_merge
+
+    record = undo_merge(case, actor, now=now, expected_version=expected_version)
+    return db.session.get(CaseEvent, record.undo_event_id)
+
+
 SERVICES: dict[str, Callable[..., CaseEvent]] = {
     "verify": verify_case,
     "verify_not_found": verify_not_found,
@@ -854,6 +886,8 @@ SERVICES: dict[str, Callable[..., CaseEvent]] = {
     "force_close": force_close,
     "reopen": reopen_case,
     "supervise": supervise_case,
+    "merge": _merge,
+    "unmerge": _unmerge,
 }
 
 

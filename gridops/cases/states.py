@@ -53,6 +53,7 @@ class Input(str, enum.Enum):
     DUE_AT = "due_at"
     INSTRUCTION = "instruction"
     NOTE = "note"
+    MASTER = "master"  # the case a duplicate is merged into
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ class Action:
     guard: str | None = None
     label_zh: str = ""
     label_en: str = ""
+    #: The step undoes an earlier one, and the state returns to the one before it (unmerge).
+    restores: bool = False
 
 
-def _a(name, sources, target, roles, scope, required=(), guard=None, zh="", en="") -> Action:
+def _a(name, sources, target, roles, scope, required=(), guard=None, zh="", en="", restores=False) -> Action:
     return Action(
         name=name,
         sources=frozenset(sources),
@@ -83,11 +86,14 @@ def _a(name, sources, target, roles, scope, required=(), guard=None, zh="", en="
         guard=guard,
         label_zh=zh,
         label_en=en,
+        restores=restores,
     )
 
 
 S, R, I = State, Role, Input
 _OPEN_HELD = (S.REGISTERED, S.DISPATCHED, S.HANDLING, S.SUSPENDED, S.HANDLED)
+#: Who merges duplicates (并单): the desks that meet them first.
+_MERGERS = (R.INTAKE_OPERATOR, R.HOTLINE_OPERATOR, R.DISPATCHER)
 
 ACTIONS: dict[str, Action] = {
     a.name: a
@@ -140,6 +146,10 @@ ACTIONS: dict[str, Action] = {
            guard="dissatisfied_callback", zh="重办", en="Reopen"),
         _a("supervise", OPEN_STATES, None, [R.LEADER, R.AREA_LEAD], Scope.AREA, [I.INSTRUCTION],
            zh="督办", en="Supervise"),
+        _a("merge", OPEN_STATES, S.MERGED, _MERGERS, Scope.AREA, [I.MASTER],
+           zh="并单", en="Merge into another case"),
+        _a("unmerge", [S.MERGED], None, _MERGERS, Scope.AREA, guard="undoable_merge", restores=True,
+           zh="撤销并单", en="Undo merge"),
     )
 }
 

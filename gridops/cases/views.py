@@ -28,6 +28,8 @@ from gridops.cases.forms import (
 )
 from gridops.cases.models import Case, CaseRequest
 from gridops.cases.clocks import VERIFY_HOURS, case_colour, current_stage
+from gridops.cases.duplicates import duplicates_of
+from gridops.cases.merging import merge_links
 from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
 from gridops.cases.services import FILING_ROLES, allowed_actions, file_case, take_action
@@ -71,7 +73,11 @@ CASE_TYPE_LABELS = {"component": _l("Component"), "event": _l("Event")}
 REQUEST_LABELS = {"return": _l("Return"), "extension": _l("Extension"), "suspension": _l("Suspension")}
 COLOUR_LABELS = {"green": _l("On time"), "yellow": _l("Due soon"), "red": _l("Overdue")}
 #: Events that are not actions of the table.
-EVENT_LABELS = {"file": _l("Filed")}
+EVENT_LABELS = {
+    "file": _l("Filed"),
+    "merge_in": _l("Duplicate merged in"),
+    "merge_undone": _l("Merge of a duplicate undone"),
+}
 #: Form field that shows an error the services report under another name.
 FIELD_ALIASES = {
     "small_class_code": "small_class",
@@ -330,6 +336,7 @@ def case_detail(number: str):
         .where(CaseRequest.case_id == case.id, CaseRequest.status == "pending")
         .order_by(CaseRequest.id)
     ).all()
+    forms = _action_forms(case, allowed_actions(case, current_user))
     return render_template(
         "cases/detail.html",
         case=case,
@@ -345,8 +352,10 @@ def case_detail(number: str):
             for user in db.session.scalars(select(User).where(User.id.in_({r.requested_by_id for r in pending})))
         },
         request_labels=REQUEST_LABELS,
-        action_forms=_action_forms(case, allowed_actions(case, current_user)),
+        action_forms=forms,
         Input=Input,
+        duplicates=duplicates_of(case, current_user) if any(a.name == "merge" for a, _f in forms) else [],
+        merges=merge_links(case),
     )
 
 
@@ -386,6 +395,12 @@ def case_action(number: str, action_name: str):
         for name, errors in form.errors.items():
             flash(_("%(field)s: %(reason)s", field=labels.get(name, name), reason=" ".join(errors)), "error")
         return back
+    master = None
+    if action.name == "merge" and (number_typed := (form.master.data or "").strip()):
+        master = db.session.scalar(visible_cases(current_user).where(Case.number == number_typed))
+        if master is None:
+            flash(_("There is no case %(number)s that you may see.", number=number_typed), "error")
+            return back
     stored = []
     try:
         stored = store_photos(form.photos.data or ())
@@ -400,6 +415,8 @@ def case_action(number: str, action_name: str):
             due_at=_local_to_utc(form.due_at.data),
             instruction=(form.instruction.data or "").strip() or None,
             photos=stored,
+            master=master,
+            confirm=bool(form.confirm.data),
         )
         db.session.commit()
     except DomainError as exc:
