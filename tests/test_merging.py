@@ -87,7 +87,9 @@ def test_undo_restores_everything_exactly(world):
     dup = complaint(world, phone="13812345678")
     master_before = (master.case.repeat_count, master.case.urgency)
     state_before = dup.case.state
+    assert dup.case.assignee_id == world.user("grid_worker").id  # to verify on site
     record = merge_case(dup.case, master.case, world.user("hotline_operator"), now=later(1))
+    assert dup.case.assignee_id is None
     # The master kept its own order; the duplicate's stays with the duplicate.
     assert record.moved_order_id is None and dup.order.case_id == dup.case.id
     assert _count(HotlineContact, master.case) == 2
@@ -95,6 +97,7 @@ def test_undo_restores_everything_exactly(world):
 
     undo_merge(dup.case, world.user("hotline_operator"), now=later(5))
     assert dup.case.state == state_before and dup.case.merged_into_id is None
+    assert dup.case.assignee_id == world.user("grid_worker").id
     assert _count(HotlineContact, master.case) == 1 and _count(HotlineContact, dup.case) == 1
     assert (master.case.repeat_count, master.case.urgency) == master_before
     assert active_merge(dup.case) is None and merges_into(master.case) == []

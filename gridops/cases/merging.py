@@ -21,7 +21,15 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from gridops.auth.models import User
 from gridops.cases.models import Case, CaseMerge, CasePhoto
-from gridops.cases.services import _append_event, _begin, _flush, _now, _service, in_scope
+from gridops.cases.services import (
+    ASSIGNED_STATES,
+    _append_event,
+    _begin,
+    _flush,
+    _service,
+    grid_worker_id,
+    in_scope,
+)
 from gridops.cases.states import Scope, State
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
@@ -182,17 +190,19 @@ def undo_merge(
     master.repeat_count = max(0, master.repeat_count - record.repeat_added)
     if record.urgency_raised:
         master.urgency = "normal"
-    restored = State(record.previous_state)
-    duplicate.state = restored.value
+    step.restored = State(record.previous_state)
     duplicate.merged_into_id = None
+    if step.restored in ASSIGNED_STATES:
+        duplicate.assignee_id = grid_worker_id(duplicate)
     record.undone_at = step.now
     record.undone_by_id = actor.id
-    payload = {"master": master.number, "photos": len(record.moved_photo_ids),
-               "contacts": len(record.moved_contact_ids), "order": record.moved_order_id is not None}
-    event = _append_event(duplicate, actor, "unmerge", State.MERGED, restored, step.now, payload=payload)
+    moved = {"photos": len(record.moved_photo_ids), "contacts": len(record.moved_contact_ids),
+             "order": record.moved_order_id is not None}
+    step.payload.update(master=master.number, **moved)
+    event = step.finish()
     flag_modified(master, "state")
     _append_event(master, actor, "merge_undone", master.state_enum, master.state_enum, step.now,
-                  payload={"duplicate": duplicate.number, **payload, "repeat_count": master.repeat_count})
+                  payload={"duplicate": duplicate.number, **moved, "repeat_count": master.repeat_count})
     record.undo_event_id = event.id
     _flush()
     return record

@@ -381,13 +381,15 @@ class _Step:
         self.photos = tuple(inputs.get("photos") or ())
         self.master = inputs.get("master")
         self.confirm = bool(inputs.get("confirm"))
+        #: For a step that undoes another (``Action.restores``): the state it returns to.
+        self.restored: State | None = None
         self.payload: dict = {}
 
     def finish(self) -> CaseEvent:
         """Bump the case's version, append the event (with the step's photos) and flush."""
-        to_state = self.action.target or self.from_state
-        if self.action.target is not None:
-            self.case.state = self.action.target.value
+        to_state = self.action.target or self.restored or self.from_state
+        if to_state is not self.from_state:
+            self.case.state = to_state.value
         if to_state not in ASSIGNED_STATES:
             self.case.assignee_id = None
         flag_modified(self.case, "state")
