@@ -48,20 +48,11 @@ def my_grid_ids(user: User):
     )
 
 
-def _assigned_to(user: User):
-    """The cases waiting for ``user`` on site: assigned to them, or in their grids before assignment existed."""
-    in_my_grids = Case.unit_grid_id.in_(my_grid_ids(user))
-    assignee = getattr(Case, "assignee_id", None)
-    if assignee is None:
-        return in_my_grids
-    return assignee == user.id
-
-
 def open_tasks(user: User, now: datetime) -> list[Task]:
-    """The user's verification and check tasks, the least time left first."""
+    """The verifications and checks assigned to the user, the least time left first."""
     cases = db.session.scalars(
         visible_cases(user)
-        .where(Case.state.in_([state.value for state in TASK_STATES]), _assigned_to(user))
+        .where(Case.state.in_([state.value for state in TASK_STATES]), Case.assignee_id == user.id)
         .options(joinedload(Case.small_class), joinedload(Case.unit_grid))
         .order_by(Case.reported_at, Case.id)
         .limit(MAX_TASKS)
