@@ -77,6 +77,10 @@ EVENT_LABELS = {
     "file": _l("Filed"),
     "merge_in": _l("Duplicate merged in"),
     "merge_undone": _l("Merge of a duplicate undone"),
+    "hotline_intake": _l("Hotline complaint logged"),
+    "repeat_complaint": _l("Repeat complaint"),
+    "hotline_reply": _l("Caller answered"),
+    "hotline_follow_up": _l("Follow-up call"),
 }
 #: Form field that shows an error the services report under another name.
 FIELD_ALIASES = {

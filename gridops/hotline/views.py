@@ -1,7 +1,275 @@
-"""Pages of the hotline package."""
+"""Pages of the hotline package: the desk (intake, duplicates, the caller's history, queues), an order, the gazetteer."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import uuid
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from gridops.auth import permissions
+from gridops.cases.forms import URGENCY_LABELS
+from gridops.cases.models import URGENCIES
+from gridops.cases.views import CLOCK_LABELS, _map_config, case_helpers, class_groups, explain, load_case
+from gridops.errors import DomainError, ValidationFailed
+from gridops.extensions import db
+from gridops.hotline import queries, services
+from gridops.hotline.gazetteer import import_gazetteer
+from gridops.hotline.models import CHANNELS, REPLY_LIMIT_KINDS, SATISFACTIONS, GazetteerPlace
+from gridops.hotline.privacy import caller_fields, record_caller_view
+from gridops.hotline.settings import hotline_settings
 
 bp = Blueprint("hotline", __name__, url_prefix="/hotline")
+bp.context_processor(case_helpers)
+
+CHANNEL_LABELS = {
+    "phone": _l("Phone call"), "web": _l("Website"), "wechat": _l("WeChat"), "sms": _l("Text message"),
+    "app": _l("Mobile app"), "email": _l("Email"), "letter": _l("Letter"), "visit": _l("Visit in person"),
+}
+REPLY_KIND_LABELS = {
+    "emergency": _l("Emergency"), "utility": _l("Water, power, gas or heating"),
+    "general": _l("General"), "complex": _l("Complex"),
+}
+SATISFACTION_LABELS = {
+    "satisfied": _l("Satisfied"), "basically_satisfied": _l("Basically satisfied"), "dissatisfied": _l("Dissatisfied"),
+}
+LOCATED_LABELS = {"point": _l("Map position"), "place": _l("Gazetteer place"), "area": _l("Area only (unlocated)")}
+#: Service field names → the desk form's field names, so that errors land beside their field.
+FORM_FIELDS = {"small_class_code": "small_class", "case_type": "small_class", "location": "place_q"}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@bp.context_processor
+def hotline_helpers() -> dict:
+    return {
+        "channel_labels": CHANNEL_LABELS,
+        "reply_kind_labels": REPLY_KIND_LABELS,
+        "satisfaction_labels": SATISFACTION_LABELS,
+        "located_labels": LOCATED_LABELS,
+        "urgency_labels": URGENCY_LABELS,
+    }
+
+
+def _reply_limit_texts() -> dict[str, str]:
+    """Each reply limit kind with its configured limit, for the select."""
+    settings = hotline_settings()
+    texts = {}
+    for kind in REPLY_LIMIT_KINDS:
+        limit = settings.reply_limit(kind)
+        texts[kind] = f"{REPLY_KIND_LABELS[kind]} · {limit.value} {CLOCK_LABELS[limit.clock.value]}"
+    return texts
+
+
+def _float(value: str | None) -> float | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValidationFailed.field("x", _("must be a finite number")) from None
+
+
+def _desk(form: dict, errors: dict[str, str], problems: list[str], status: int = 200):
+    now = _now()
+    return render_template(
+        "hotline/desk.html",
+        form=form,
+        errors=errors,
+        problems=problems,
+        class_groups=class_groups(),
+        reply_limits=_reply_limit_texts(),
+        channels=CHANNELS,
+        urgencies=URGENCIES,
+        reply_queue=queries.reply_queue(current_user, now),
+        followup_queue=queries.followup_queue(current_user, now),
+        map_config=_map_config(),
+        now=now,
+    ), status
+
+
+@bp.get("/")
+@login_required
+def desk():
+    """The hotline desk: the intake form beside duplicates and the caller's history, then the queues."""
+    if not permissions.can_take_hotline_calls(current_user):
+        abort(403)
+    return _desk({"idempotency_key": uuid.uuid4().hex, "channel": "phone", "reply_limit_kind": "general",
+                  "consent_callback": "1", "urgency": "normal"}, {}, [])
+
+
+def _caller_form(form) -> dict:
+    return dict(
+        caller_name=(form.get("caller_name") or "").strip(),
+        phone=form.get("phone") or "",
+        channel=form.get("channel") or "phone",
+        content=form.get("content") or "",
+        consent_callback=form.get("consent_callback") == "1",
+    )
+
+
+@bp.post("/complaints")
+@login_required
+def log_complaint():
+    """Log the desk's complaint as a new case; errors come back beside their fields."""
+    if not permissions.can_take_hotline_calls(current_user):
+        abort(403)
+    form = request.form
+    case_type, _sep, code = (form.get("small_class") or "").partition(":")
+    try:
+        place_id = form.get("place_id") or None
+        complaint = services.log_complaint(
+            current_user,
+            **_caller_form(form),
+            case_type=case_type,
+            small_class_code=code,
+            reply_limit_kind=form.get("reply_limit_kind") or "general",
+            x=_float(form.get("x")),
+            y=_float(form.get("y")),
+            datum=form.get("datum") or "wgs84",
+            place_id=int(place_id) if place_id and place_id.isdigit() else None,
+            area_code=(form.get("area_code") or "").strip() or None,
+            address=(form.get("address") or "").strip(),
+            urgency=form.get("urgency") or "normal",
+            no_clear_owner=form.get("no_clear_owner") == "1",
+            idempotency_key=form.get("idempotency_key") or None,
+        )
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        errors = {FORM_FIELDS.get(name, name): reason for name, reason in exc.fields.items()}
+        return _desk(form.to_dict(), errors, [] if errors else [exc.message], 422)
+    except DomainError as exc:
+        db.session.rollback()
+        return _desk(form.to_dict(), {}, [explain(exc, {})], 422)
+    flash(_("Complaint logged as case %(number)s.", number=complaint.case.number), "success")
+    return redirect(url_for(".order_page", number=complaint.case.number), 303)
+
+
+@bp.post("/cases/<number>/contacts")
+@login_required
+def add_contact(number: str):
+    """Add the desk's caller to an existing case as a repeat complaint."""
+    if not permissions.can_take_hotline_calls(current_user):
+        abort(403)
+    case = load_case(number)
+    try:
+        services.add_repeat_contact(case, current_user, **_caller_form(request.form))
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        errors = {FORM_FIELDS.get(name, name): reason for name, reason in exc.fields.items()}
+        return _desk(request.form.to_dict(), errors, [] if errors else [exc.message], 422)
+    except DomainError as exc:
+        db.session.rollback()
+        return _desk(request.form.to_dict(), {}, [explain(exc, {})], 422)
+    flash(_("The call was added to case %(number)s as a repeat complaint.", number=number), "success")
+    return redirect(url_for(".order_page", number=number), 303)
+
+
+@bp.get("/cases/<number>")
+@login_required
+def order_page(number: str):
+    """A case's hotline order: contacts (masked unless allowed; unmasked views are recorded), reply, follow-up."""
+    case = load_case(number)
+    order = services.order_of(case)
+    contacts = queries.contacts_of(case)
+    if order is None and not contacts:
+        abort(404)
+    shown = [(contact, caller_fields(contact, current_user)) for contact in contacts]
+    if contacts and permissions.can_see_caller(current_user):
+        record_caller_view(current_user, context="order_page", case_ids=[case.id])
+    db.session.commit()
+    return render_template(
+        "hotline/order.html",
+        case=case,
+        order=order,
+        contacts=shown,
+        followup_due=services.followup_due(order, case) if order else None,
+        satisfactions=SATISFACTIONS,
+        can_act=permissions.can_take_hotline_calls(current_user),
+        now=_now(),
+    )
+
+
+def _order_step(number: str, step) -> object:
+    if not permissions.can_take_hotline_calls(current_user):
+        abort(403)
+    case = load_case(number)
+    order = services.order_of(case)
+    if order is None:
+        abort(404)
+    try:
+        step(order)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(explain(exc, {"note": _("Note"), "satisfaction": _("Satisfaction")}), "error")
+    return redirect(url_for(".order_page", number=number), 303)
+
+
+@bp.post("/cases/<number>/reply")
+@login_required
+def reply(number: str):
+    """答复: record what the caller was told."""
+    def step(order):
+        services.reply_to_caller(order, current_user, note=request.form.get("note", ""))
+        flash(_("The reply is recorded."), "success")
+
+    return _order_step(number, step)
+
+
+@bp.post("/cases/<number>/follow-up")
+@login_required
+def follow_up(number: str):
+    """回访: record the caller's satisfaction (dissatisfied reopens the case)."""
+    def step(order):
+        services.record_follow_up(order, current_user, satisfaction=request.form.get("satisfaction", ""),
+                                  note=request.form.get("note", ""))
+        if order.satisfaction == "dissatisfied" and order.reopen_count:
+            flash(_("The caller is dissatisfied: the case is reopened for handling."), "warning")
+        else:
+            flash(_("The follow-up call is recorded."), "success")
+
+    return _order_step(number, step)
+
+
+@bp.route("/gazetteer", methods=["GET", "POST"])
+@login_required
+def gazetteer():
+    """The gazetteer: how many places it holds, and an import of CSV or GeoJSON (administrators)."""
+    if not permissions.can_manage_gazetteer(current_user):
+        abort(403)
+    problems: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        name = (upload.filename or "") if upload else ""
+        file_format = request.form.get("format") or ("csv" if name.lower().endswith(".csv") else "geojson")
+        try:
+            if not upload or not name:
+                raise ValidationFailed.field("file", _("choose a file"))
+            result = import_gazetteer(current_user, upload.read(), file_format=file_format,
+                                      datum=request.form.get("datum") or None, source_name=name)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            problems = exc.fields or {"file": exc.message}
+            status = 422
+        else:
+            flash(_("Gazetteer imported: %(created)d places created, %(updated)d updated.",
+                    created=result.created, updated=result.updated), "success")
+            return redirect(url_for(".gazetteer"), 303)
+    counts = dict(db.session.execute(
+        select(GazetteerPlace.kind, func.count()).where(GazetteerPlace.active.is_(True)).group_by(GazetteerPlace.kind)
+    ).all())
+    recent = db.session.scalars(select(GazetteerPlace).order_by(GazetteerPlace.imported_at.desc(), GazetteerPlace.id.desc()).limit(20)).all()
+    return render_template("hotline/gazetteer.html", counts=counts, recent=recent, problems=problems,
+                           max_mb=current_app.config.get("MAX_CONTENT_LENGTH")), status

@@ -35,6 +35,8 @@ MAIN_NAV: list[NavItem] = [
         lambda user: permissions.can_view_notices(user) or permissions.can_view_campaigns(user),
         "evaluation.",
     ),
+    NavItem("hotline.desk", _l("Hotline desk"), permissions.can_take_hotline_calls, "hotline.desk"),
+    NavItem("hotline.gazetteer", _l("Gazetteer"), permissions.can_manage_gazetteer, "hotline.gazetteer"),
 ]
 
 
