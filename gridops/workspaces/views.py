@@ -11,17 +11,18 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from gridops.auth import permissions
-from gridops.cases.forms import ActionForm, choices
+from gridops.auth.roles import Role
+from gridops.cases.forms import STATE_LABELS, ActionForm
 from gridops.cases.models import Case, CaseRequest
 from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
 from gridops.cases.services import allowed_actions, take_action
-from gridops.cases.states import Input, State, action_for
-from gridops.cases.views import action_label, case_helpers, explain, load_case, unit_name
+from gridops.cases.states import ACTIONS, Input, action_for
+from gridops.cases.views import COLOUR_LABELS, action_label, case_helpers, explain, load_case, unit_name
 from gridops.errors import DomainError, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
-from gridops.territory.models import Area
+from gridops.territory.models import Area, AreaLevel
 from gridops.territory.views import current_layer
 from gridops.workspaces import queues
 from gridops.workspaces.services import DispatchItem, dispatch_batch
@@ -134,6 +135,12 @@ def command():
         "tileAttribution": current_app.config["GRIDOPS_TILE_ATTRIBUTION"],
         "home": _home_bounds(),
         "units": [{"code": unit.code, "name": unit_name(unit)} for unit in units],
+        "timezone": current_app.config["GRIDOPS_TIMEZONE"],
+        "levels": _map_levels(),
+        "stateLabels": {state.value: str(label) for state, label in STATE_LABELS.items()},
+        "actionLabels": {name: action_label(name) for name in ["file", *ACTIONS]},
+        "roleLabels": {role.value: role.label(_locale()) for role in Role},
+        "colourLabels": {key: str(label) for key, label in COLOUR_LABELS.items()},
         "api": {
             "changes": url_for("api.work_changes", workspace="command"),
             "map": url_for("api.work_map"),
@@ -158,8 +165,16 @@ def command():
         can_dispatch=can_dispatch and selected == "dispatch",
         config=config,
         page_size=PAGE_SIZE,
-        poll={"changes": config["api"]["changes"], "lastEventId": config["lastEventId"], "pollSeconds": POLL_SECONDS},
     )
+
+
+def _map_levels() -> dict:
+    """The level keys the command map draws: the first under the city as outlines, unit grids close up."""
+    levels = list(db.session.scalars(select(AreaLevel).order_by(AreaLevel.rank)))
+    return {
+        "overview": next((level.key for level in levels if level.rank > 0 and not level.is_unit), None),
+        "unit": next((level.key for level in levels if level.is_unit), None),
+    }
 
 
 def _locale() -> str:
