@@ -121,7 +121,9 @@ def yellow_candidates_clause(now: datetime):
             + timedelta(minutes=1),
         )
     )
-    for state, (value, clock) in clocks.FIXED_LIMITS.items():
+    register_hours = max(clocks.register_limit(False)[0], clocks.register_limit(True)[0])
+    stages = [(State.REPORTED, (register_hours, clocks.REGISTER_CLOCK)), *clocks.FIXED_LIMITS.items()]
+    for state, (value, clock) in stages:
         if state is State.VERIFYING:
             continue
         column = STAGE_DUE[state]
@@ -171,7 +173,8 @@ def warning_colours(case_ids: Iterable[int], now: datetime) -> dict[int, str]:
     )
     rows = db.session.execute(
         select(
-            Case.id, Case.state, Case.reported_at, Case.registered_at, Case.dispatched_at, Case.handled_at,
+            Case.id, Case.state, Case.in_fringe, Case.reported_at, Case.registered_at, Case.dispatched_at,
+            Case.handled_at,
             *STAGE_DUE_COLUMNS, func.coalesce(FilingStandard.limit_clock, default_clock),
         )
         .outerjoin(FilingStandard, FilingStandard.id == Case.standard_id)
@@ -187,9 +190,9 @@ def warning_colours(case_ids: Iterable[int], now: datetime) -> dict[int, str]:
     city = clocks.city_clock()
     result = {}
     for row in rows:
-        case_id, state, clock_name = row[0], State(row[1]), row[-1]
-        reported, registered, dispatched, handled = row[2:6]
-        dues = dict(zip(STAGE_DUE_NAMES, row[6:-1]))
+        case_id, state, in_fringe, clock_name = row[0], State(row[1]), row[2], row[-1]
+        reported, registered, dispatched, handled = row[3:7]
+        dues = dict(zip(STAGE_DUE_NAMES, row[7:-1]))
         start, due = {
             State.VERIFYING: (reported, reported + timedelta(hours=clocks.VERIFY_HOURS)),
             State.REPORTED: (reported, dues["register"]),
@@ -201,8 +204,8 @@ def warning_colours(case_ids: Iterable[int], now: datetime) -> dict[int, str]:
         }.get(state, (None, None))
         if start is None or due is None:
             result[case_id] = ""
-        elif state in clocks.FIXED_LIMITS:
-            value, clock = clocks.FIXED_LIMITS[state]
+        elif state in clocks.FIXED_LIMITS or state is State.REPORTED:
+            value, clock = clocks.FIXED_LIMITS.get(state) or clocks.register_limit(in_fringe)
             result[case_id] = _colour(city, start, due, value, clock, [], now)
         elif clock_name:
             result[case_id] = _colour(city, start, due, None, ClockType(clock_name), pauses[case_id], now)
