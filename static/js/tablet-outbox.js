@@ -373,10 +373,13 @@
 
   // Signing out forgets the pages kept for offline use (they show this user's work).
   Array.prototype.forEach.call(document.querySelectorAll('form[action$="/logout"]'), function (form) {
-    form.addEventListener("submit", function () {
-      if (window.caches) {
-        window.caches.delete(PAGES_CACHE);
+    form.addEventListener("submit", function (event) {
+      if (!window.caches || form.dataset.forgotten) {
+        return;
       }
+      event.preventDefault();
+      form.dataset.forgotten = "1";
+      window.caches.delete(PAGES_CACHE).catch(function () {}).then(function () { form.submit(); });
     });
   });
 

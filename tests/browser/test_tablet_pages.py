@@ -107,3 +107,54 @@ def test_pages_survive_200_percent_zoom(page_for, world, screenshot_dir, path):
     assert no_horizontal_overflow(page)
     name = path.strip("/").replace("/", "-")
     page.screenshot(path=str(screenshot_dir / f"{name}-zoom200.png"), full_page=True)
+
+
+#: Text whose contrast with its background is below WCAG AA (4.5:1; 3:1 for large text).
+LOW_CONTRAST_JS = """() => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(',').map(parseFloat);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = parse(getComputedStyle(el).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const low = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el.getClientRects().length || el.closest('.leaflet-control-attribution, .visually-hidden, [disabled]')) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || parseFloat(style.opacity) === 0) continue;
+    const a = luminance(parse(style.color)), b = luminance(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && parseInt(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) low.push(`${node.textContent.trim().slice(0, 40)}: ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
+@pytest.mark.parametrize("path", ["/tablet/", "/tablet/report"])
+def test_text_contrast_meets_wcag_aa(page_for, world, path):
+    page = open_tablet(page_for)
+    page.goto(path)
+    page.wait_for_selector(".tablet-map .leaflet-pane", state="attached")
+    assert page.evaluate(LOW_CONTRAST_JS) == []
+
+
+def test_signing_out_forgets_the_pages_kept_for_offline_use(page_for, world):
+    page = open_tablet(page_for)
+    page.evaluate("navigator.serviceWorker.ready")
+    page.wait_for_function("caches.has('gridops-tablet-pages')")
+    page.click("form[action$='/logout'] button")
+    page.wait_for_url("**/login**")
+    assert page.evaluate("caches.has('gridops-tablet-pages')") is False
