@@ -206,5 +206,23 @@ def test_real_responses_match_the_document(client, world, app):
     call("get", "/hotline/queues", headers=admin)  # 403
     call("get", "/hotline/callers?phone=13812345678", headers=admin)  # 403
 
+    call("get", "/indicators?period=2026-06&group_by=district", headers=admin)
+    call("get", "/indicators?period=2026-06&group_by=unit", headers=world.headers("staff"))
+    call("get", "/indicators?period=2026-13", headers=admin)  # 422
+    call("get", "/indicators?period=2026-06", headers=worker)  # 403
+    call("get", "/indicators?period=2026-06&area=000", headers=admin)  # 404
+    call("post", "/indicators/snapshots", json={"period": "2026-06", "group_by": "district"}, headers=admin)
+    call("post", "/indicators/snapshots", json={"period": "2026-06", "group_by": "district"}, headers=admin)
+    _, schemes = call("get", "/score-schemes", headers=admin)
+    scheme_path = "/score-schemes/{scheme_id}"
+    scheme_id = schemes["items"][0]["id"]
+    call("get", f"/score-schemes/{scheme_id}", scheme_path, headers=admin)
+    call("get", "/score-schemes/999999", scheme_path, headers=admin)  # 404
+    parameters = schemes["items"][0]["parameters"]
+    call("post", "/score-schemes", json={"code": "doc", "name": "文档", "parameters": parameters}, headers=admin)
+    call("post", "/score-schemes", json={"code": "doc2"}, headers=admin)  # 422
+    call("patch", f"/score-schemes/{scheme_id}", scheme_path, json={"name": "金华"}, headers=admin)
+    call("patch", f"/score-schemes/{scheme_id}", scheme_path, json={"name": "x"}, headers=worker)  # 403
+
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
     assert conform.seen == documented, f"not exercised: {sorted(documented - conform.seen)}"

@@ -567,7 +567,8 @@ def _finish(row: IndicatorRow, totals: dict) -> None:
     row.closure_rate = ratio(row.closed_due, counted)
     row.on_time_closure_rate = ratio(row.on_time_closed, counted)
     row.on_time_handling_rate = ratio(row.on_time_handled, counted)
-    row.accurate_dispatch_rate = ratio(row.dispatches - row.inaccurate_dispatches, row.dispatches)
+    # A return in this period may undo a dispatch of the last one: the rate never goes below 0.
+    row.accurate_dispatch_rate = ratio(max(0, row.dispatches - row.inaccurate_dispatches), row.dispatches)
     row.valid_report_rate = ratio(row.valid_reports, row.valid_reports + row.invalid_reports)
     closures = int(totals.get("handling_closures") or 0)
     seconds = float(totals.get("handling_seconds") or 0)
