@@ -151,3 +151,17 @@ def test_the_workspace_is_in_the_navigation_of_its_readers(client, auth, world):
     auth.login("dispatcher")
     assert 'href="/evaluation/"' not in client.get("/cases").text
     assert client.get("/evaluation/").status_code == 403
+
+
+def test_monthly_and_quarterly_pages_show_rankings_and_trends(client, auth, world):
+    monthly = generate_notice("monthly", Period.parse("2026-06"), now=AFTER_WEEK + timedelta(days=30))
+    quarterly = generate_notice("quarterly", Period.parse("2026-Q2"), now=AFTER_WEEK + timedelta(days=30))
+    db.session.commit()
+    auth.login("leader")
+    page = client.get(f"/evaluation/notices/{monthly.id}").text
+    assert 'id="t-ranking-unit"' in page and 'id="t-best-district"' in page and 'id="chart-trend-caption"' in page
+    assert "环卫处" in page
+    book = load_workbook(io.BytesIO(client.get(f"/evaluation/notices/{monthly.id}/export.xlsx").data))
+    assert len(book.sheetnames) == len(set(book.sheetnames)) >= 10
+    page = client.get(f"/evaluation/notices/{quarterly.id}").text
+    assert 'id="t-recurring"' in page and 'id="chart-months-caption"' in page

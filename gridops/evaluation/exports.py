@@ -23,6 +23,7 @@ from openpyxl.styles import Font
 
 from gridops.cases.forms import STATE_LABELS
 from gridops.cases.states import State
+from gridops.evaluation.scores import GRADE_LABELS
 
 KIND_LABELS = {
     "weekly": _l("Weekly supervision"),
@@ -114,6 +115,12 @@ def weekly_tables(content: dict) -> list[Table]:
         if entry["supervised"]:
             tables.append(_case_table(f"supervised-{entry['unit_id']}",
                                       _("Supervised cases: %(unit)s", unit=name), entry["supervised"], ""))
+    figures = Table("unit_figures", _("The week's figures by unit"), _ranking_columns(), empty=_("No figures."))
+    figures.rows = [
+        _ranking_row({**entry["figures"], "label": _unit_name(entry)})
+        for entry in content["units"] if entry.get("figures")
+    ]
+    tables.insert(1, figures)
     tables.append(_spot_table("hot_spots", _("Hot spots"), content["hot_spots"], with_new=True,
                               empty=_("No unit grid had %(n)d reports of one class.",
                                       n=content["settings"]["hot_spot_min_reports"])))
@@ -145,7 +152,13 @@ def quarterly_tables(content: dict) -> list[Table]:
                    [_("Month")] + [f"{w} {NINE_WORD_LABELS[w]}" for w in _words(content)])
     for month in content["months"]:
         months.rows.append([month["period"]] + [row["reports"] for row in month["nine_words"]])
-    return [
+    tables = []
+    if content.get("city"):
+        city = Table("city", _("City figures"), _ranking_columns()[1:])
+        city.rows.append(_ranking_row(content["city"])[1:])
+        tables.append(city)
+    return tables + [
+        _trend_table(content["trend"]),
         _spot_table("recurring", _("Recurring problems"), content["recurring"], with_new=False,
                     empty=_("No small class came back %(n)d times in one unit grid.",
                             n=content["settings"]["recurring_min_reports"])),
@@ -155,8 +168,76 @@ def quarterly_tables(content: dict) -> list[Table]:
     ]
 
 
+GROUP_LABELS = {
+    "district": _l("districts"), "subdistrict": _l("subdistricts"), "community": _l("communities"),
+    "grid": _l("unit grids"), "unit": _l("handling units"), "city": _l("city"),
+}
+
+
+def percent(rate: float | None) -> float | None:
+    """A 0–1 rate as a percentage with one decimal."""
+    return None if rate is None else round(rate * 100, 1)
+
+
+def _change(changes: dict | None, name: str, *, rate: bool = False) -> float | None:
+    if not changes or changes.get(name) is None:
+        return None
+    return round(changes[name] * 100, 1) if rate else changes[name]
+
+
+def _grade(grade: str | None) -> str:
+    return str(GRADE_LABELS[grade]) if grade else ""
+
+
+def _ranking_columns() -> list[str]:
+    return [
+        _("Rank"), _("Name"), _("Score"), _("Grade"), _("On-time closure rate (%)"), _("Closure rate (%)"),
+        _("Due"), _("Closed"), _("Rework"), _("Overdue open"), _("Score change MoM"), _("Score change YoY"),
+        _("On-time rate change MoM (points)"), _("On-time rate change YoY (points)"),
+    ]
+
+
+def _ranking_row(row: dict) -> list:
+    rank = f"{row['rank']}/{row['rank_of']}" if row["rank"] is not None else ""
+    return [
+        rank, row["label"], row["score"], _grade(row["grade"]), percent(row["on_time_closure_rate"]),
+        percent(row["closure_rate"]), row["due"], row["closures"], row["rework_count"], row["overdue_open"],
+        _change(row["previous"], "score"), _change(row["last_year"], "score"),
+        _change(row["previous"], "on_time_closure_rate", rate=True),
+        _change(row["last_year"], "on_time_closure_rate", rate=True),
+    ]
+
+
 def monthly_tables(content: dict) -> list[Table]:
-    return []
+    tables = []
+    if content.get("city"):
+        city = Table("city", _("City figures"), _ranking_columns()[1:])
+        city.rows.append(_ranking_row(content["city"])[1:])
+        tables.append(city)
+    for group in content["groups"]:
+        label = GROUP_LABELS.get(group["group_by"], group["group_by"])
+        ranking = Table(f"ranking-{group['group_by']}", _("Ranking of %(group)s", group=label), _ranking_columns(),
+                        empty=_("No figures."))
+        ranking.rows = [_ranking_row(r) for r in group["rows"]]
+        tables.append(ranking)
+        for key, title, rows in (
+            ("best", _("Best %(group)s", group=label), group["best"]),
+            ("worst", _("Worst %(group)s", group=label), group["worst"]),
+        ):
+            table = Table(f"{key}-{group['group_by']}", title,
+                          [_("Name"), _("Score"), _("Grade"), _("On-time closure rate (%)")], empty=_("No figures."))
+            table.rows = [[r["label"], r["score"], _grade(r["grade"]), percent(r["on_time_closure_rate"])] for r in rows]
+            tables.append(table)
+    tables.append(_trend_table(content["trend"]))
+    return tables
+
+
+def _trend_table(trend: list[dict]) -> Table:
+    table = Table("trend", _("Trend"), [_("Period"), _("Reports"), _("Closed"), _("Closure rate (%)"),
+                                        _("On-time closure rate (%)"), _("Score")])
+    table.rows = [[t["period"], t["reports"], t["closures"], percent(t["closure_rate"]),
+                   percent(t["on_time_closure_rate"]), t["score"]] for t in trend]
+    return table
 
 
 def _words(content: dict) -> list[str]:

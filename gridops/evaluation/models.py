@@ -83,7 +83,6 @@ class IndicatorSnapshot(db.Model):
 NOTICE_KINDS = ("weekly", "monthly", "quarterly")
 NOTICE_STATUSES = ("draft", "published")
 WARNING_GROUPS = ("unit", "district", "subdistrict", "community")
-WARNING_STATUSES = ("open", "closed")
 
 
 def _one_of(column: str, values) -> str:
@@ -132,7 +131,6 @@ class EarlyWarning(db.Model):
     __table_args__ = (
         UniqueConstraint("group_by", "subject_key", "period_key"),
         CheckConstraint(_one_of("group_by", WARNING_GROUPS), name="group_by"),
-        CheckConstraint(_one_of("status", WARNING_STATUSES), name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,7 +144,6 @@ class EarlyWarning(db.Model):
     period_kind: Mapped[str] = mapped_column(String(8))
     #: One entry per period of the run: score, rank, group size, which rule flagged it.
     evidence: Mapped[list] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="open")
     flagged_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     department = relationship("Department")

@@ -32,6 +32,7 @@ from gridops.errors import InvalidTransition, NotAllowed, ValidationFailed
 from gridops.evaluation.campaigns import campaign_progress, campaigns_overlapping
 from gridops.evaluation.models import NOTICE_KINDS, Notice
 from gridops.evaluation.periods import Period
+from gridops.evaluation.snapshots import freeze_snapshot, indicator_table
 from gridops.extensions import db
 from gridops.org.models import Department
 from gridops.territory.models import Area
@@ -58,6 +59,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "level3_working_days": 3,
     # Rows in best/worst and top lists.
     "list_length": 5,
+    # Groupings scored and ranked in the monthly notice (and frozen as snapshots).
+    "monthly_groups": ["district", "subdistrict", "unit"],
+    # Months of city figures drawn in the monthly notice's trend chart.
+    "trend_months": 6,
 }
 
 
@@ -216,12 +221,8 @@ def build_content(kind: str, period: Period, scope: Scope, *, now: datetime) -> 
         "settings": {k: settings[k] for k in ("hot_spot_min_reports", "recurring_min_reports",
                                              "level3_working_days", "list_length")},
     }
-    if kind == "weekly":
-        content.update(_weekly(period, scope, as_of, settings))
-    elif kind == "monthly":
-        content.update(_monthly(period, scope, as_of, settings))
-    else:
-        content.update(_quarterly(period, scope, as_of, settings))
+    builder = {"weekly": _weekly, "monthly": _monthly, "quarterly": _quarterly}[kind]
+    content.update(builder(period, scope, as_of, settings, now=now))
     content["nine_words"] = nine_word_counts(period, scope, as_of)
     content["campaigns"] = _campaigns(period, as_of)
     return content
@@ -264,7 +265,7 @@ def _named_cases(scope: Scope, as_of: datetime, *, supervised: bool) -> list:
     return list(db.session.execute(stmt))
 
 
-def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict) -> dict:
+def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, now: datetime) -> dict:
     clock = get_city_clock()
     level3_days = int(settings["level3_working_days"])
     units: dict[int | None, dict] = {}
@@ -280,12 +281,20 @@ def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict) -> di
         unit_entry(row.holder_department_id)["overdue"].append(_case_row(row, level3))
     for row in _named_cases(scope, as_of, supervised=True):
         unit_entry(row.holder_department_id)["supervised"].append(_case_row(_with_as_of(row, as_of), False))
+    figures = {
+        item.row.ref_id: _scored(item)
+        for item in scored_table(period, "unit", scope, now=now).rows
+        if item.row.due or item.row.reports or item.row.dispatches
+    }
+    for unit_id in figures:
+        unit_entry(unit_id)
     names = _department_names([u for u in units if u is not None])
     unit_list = sorted(
         units.values(), key=lambda u: (u["unit_id"] is None, -len(u["overdue"]), names.get(u["unit_id"], ""))
     )
     for entry in unit_list:
         entry["unit_code"], entry["unit_name"] = names.get(entry["unit_id"], ("", ""))
+        entry["figures"] = figures.get(entry["unit_id"])
     return {
         "units": unit_list,
         "totals": {
@@ -416,12 +425,81 @@ def unit_counts(period: Period, scope: Scope, column) -> list[dict]:
     ]
 
 
-def _monthly(period: Period, scope: Scope, as_of: datetime, settings: dict) -> dict:
-    return {}
+#: Figures of a scored row kept in a notice (with score, grade, rank and changes).
+ROW_FIGURES = (
+    "reports", "registrations", "dispatches", "accurate_dispatch_rate", "due", "suspended", "closures",
+    "closure_rate", "on_time_closure_rate", "on_time_handling_rate", "rework_count", "overdue_closed",
+    "overdue_open", "avg_handling_hours", "hotline_satisfaction_rate",
+)
 
 
-def _quarterly(period: Period, scope: Scope, as_of: datetime, settings: dict) -> dict:
+def _scored(item) -> dict:
+    """A scored indicator row as notice content: figures, score, grade, rank, MoM and YoY changes."""
+    row = item.row
+    data = {"key": row.key, "label": row.label, "peer_group": row.peer_group, "ref_id": row.ref_id,
+            "path": row.path}
+    data.update({name: getattr(row, name) for name in ROW_FIGURES})
+    data.update({"score": item.score, "grade": item.grade, "rank": item.rank, "rank_of": item.rank_of,
+                 "previous": item.previous, "last_year": item.last_year})
+    return data
+
+
+def scored_table(period: Period, group_by: str, scope: Scope, *, now: datetime, with_changes: bool = True):
+    """The period's scored rows for ``group_by`` in scope; a closed period's are frozen first."""
+    if period.is_closed(now):
+        freeze_snapshot(period, group_by, now=now)
+    return indicator_table(period, group_by, scope_path=scope.path, with_changes=with_changes)
+
+
+def _ranked(rows: list[dict], length: int) -> tuple[list[dict], list[dict]]:
+    """Best and worst rows by score (rows without a score are left out)."""
+    scored = sorted((r for r in rows if r["score"] is not None), key=lambda r: (-r["score"], r["key"]))
+    best = scored[:length]
+    worst = [r for r in reversed(scored) if r not in best][:length]
+    return best, worst
+
+
+def _monthly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, now: datetime) -> dict:
+    length = int(settings["list_length"])
+    groups = []
+    for group_by in settings["monthly_groups"]:
+        table = scored_table(period, group_by, scope, now=now)
+        rows = sorted((_scored(item) for item in table.rows),
+                      key=lambda r: (r["peer_group"], r["rank"] is None, r["rank"] or 0, r["key"]))
+        best, worst = _ranked(rows, length)
+        groups.append({"group_by": group_by, "frozen": table.frozen, "rows": rows, "best": best, "worst": worst})
+    city = scored_table(period, "city", scope, now=now)
+    months, month = [], period
+    for _step in range(max(1, int(settings["trend_months"]))):
+        months.insert(0, month)
+        month = month.previous()
     return {
+        "city": _scored(city.rows[0]) if city.rows else None,
+        "groups": groups,
+        "trend": _city_trend(months, scope, as_of),
+    }
+
+
+def _city_trend(months: list[Period], scope: Scope, as_of: datetime) -> list[dict]:
+    """City (or scope) figures month by month, for the trend chart (months not begun are left out)."""
+    trend = []
+    for month in months:
+        if month.start_utc >= as_of:
+            continue
+        rows = indicator_table(month, "city", scope_path=scope.path, with_changes=False).rows
+        if rows:
+            item = rows[0]
+            trend.append({"period": month.key, "reports": item.row.reports, "closures": item.row.closures,
+                          "closure_rate": item.row.closure_rate,
+                          "on_time_closure_rate": item.row.on_time_closure_rate, "score": item.score})
+    return trend
+
+
+def _quarterly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, now: datetime) -> dict:
+    city = scored_table(period, "city", scope, now=now)
+    return {
+        "city": _scored(city.rows[0]) if city.rows else None,
+        "trend": _city_trend(_months_of(period), scope, as_of),
         "recurring": recurring_problems(period, scope, int(settings["recurring_min_reports"])),
         "rework": unit_counts(period, scope, Case.rework_count),
         "extensions": unit_counts(period, scope, Case.extension_count),

@@ -18,7 +18,9 @@ from gridops.cases.forms import choices
 from gridops.catalogue.models import SmallClass
 from gridops.errors import DomainError
 from gridops.evaluation import campaigns as campaign_service
+from gridops.evaluation import warnings as warning_service
 from gridops.evaluation.exports import (
+    GROUP_LABELS,
     KIND_LABELS,
     NINE_WORD_LABELS,
     STATUS_LABELS,
@@ -26,8 +28,10 @@ from gridops.evaluation.exports import (
     notice_tables,
     notice_title,
     notice_xlsx,
+    percent,
 )
-from gridops.evaluation.models import NOTICE_KINDS, Campaign, Notice
+from gridops.evaluation.models import NOTICE_KINDS, Campaign, EarlyWarning, Notice
+from gridops.evaluation.scores import GRADE_LABELS
 from gridops.evaluation.notices import (
     PERIOD_KIND,
     content_for,
@@ -128,12 +132,27 @@ def notice_charts(notice: Notice, content: dict) -> list[dict]:
         "rows": rows, "series": [_("Reports"), _("Closed")],
         "peak": max([1] + [v for _label, values in rows for v in values]),
     }]
-    if notice.kind == "quarterly":
-        points = [(m["period"], sum(r["reports"] for r in m["nine_words"])) for m in content["months"]]
+    if notice.kind in ("monthly", "quarterly"):
+        trend = content["trend"]
+        rates = [(t["period"], percent(t["on_time_closure_rate"])) for t in trend]
         charts.append({
-            "kind": "columns", "id": "chart-months", "title": _("Reports per month"), "points": points,
-            "peak": max([1] + [v for _label, v in points]), "unit": "",
+            "kind": "columns", "id": "chart-trend", "title": _("On-time closure rate by month (%)"),
+            "points": rates, "peak": 100, "unit": "",
         })
+        reports = [(t["period"], t["reports"]) for t in trend]
+        charts.append({
+            "kind": "columns", "id": "chart-months", "title": _("Reports per month"), "points": reports,
+            "peak": max([1] + [v for _label, v in reports]), "unit": "",
+        })
+    if notice.kind == "monthly" and content["groups"]:
+        group = content["groups"][0]
+        scored = [(r["label"], [r["score"]]) for r in group["rows"] if r["score"] is not None]
+        if scored:
+            charts.append({
+                "kind": "bars", "id": "chart-scores",
+                "title": _("Scores of %(group)s", group=GROUP_LABELS.get(group["group_by"], group["group_by"])),
+                "rows": scored, "series": [_("Score")], "peak": max([100] + [v[0] for _label, v in scored]),
+            })
     return charts
 
 
@@ -301,3 +320,128 @@ def campaign_page(campaign_id: int):
     campaign = db.get_or_404(Campaign, campaign_id)
     progress = campaign_service.campaign_progress(campaign, now=_now())
     return render_template("evaluation/campaign.html", campaign=campaign, progress=progress)
+
+
+# ---- early warnings, interviews, assistance plans ----------------------------------------
+
+
+REASON_LABELS = {"bottom": _l("bottom of its group"), "below_threshold": _l("score under the threshold")}
+
+
+class InterviewForm(FlaskForm):
+    held_on = DateField(_l("Date held"), validators=[InputRequired()])
+    attendees = TextAreaField(_l("Attendees"), validators=[DataRequired(), Length(max=warning_service.MAX_TEXT)])
+    findings = TextAreaField(_l("Findings"), validators=[DataRequired(), Length(max=warning_service.MAX_TEXT)])
+    measures = TextAreaField(_l("Agreed measures"), validators=[DataRequired(), Length(max=warning_service.MAX_TEXT)])
+
+
+class PlanForm(FlaskForm):
+    target_on_time_rate = IntegerField(_l("Target on-time closure rate (%)"), default=70,
+                                       validators=[InputRequired(), NumberRange(0, 100)])
+    tracked_periods = IntegerField(_l("Periods to track"), default=3, validators=[InputRequired(), NumberRange(1, 12)])
+    measures = TextAreaField(_l("Assistance measures"), validators=[Optional(), Length(max=warning_service.MAX_TEXT)])
+
+
+def _load_warning(warning_id: int) -> EarlyWarning:
+    warning = db.get_or_404(EarlyWarning, warning_id)
+    if not permissions.can_view_warning(current_user, warning):
+        abort(403)
+    return warning
+
+
+@bp.route("/warnings")
+@login_required
+def warning_list():
+    """Flagged units and areas, newest period first."""
+    if not permissions.can_view_warnings(current_user):
+        abort(403)
+    return render_template(
+        "evaluation/warnings.html", warnings=warning_service.visible_warnings(current_user), confirm=ConfirmForm(),
+        settings=warning_service.warning_settings(), group_labels=GROUP_LABELS,
+    )
+
+
+@bp.route("/warnings/evaluate", methods=["POST"])
+@login_required
+def warning_evaluate():
+    """Run the early-warning rule now over the last closed periods (the scheduler does it too)."""
+    if not permissions.can_manage_notices(current_user):
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    made = warning_service.evaluate_early_warnings(_now())
+    db.session.commit()
+    flash(_("New early warnings: %(n)d.", n=len(made)), "success")
+    return redirect(url_for(".warning_list"), 303)
+
+
+def _render_warning(warning: EarlyWarning, interview_form=None, plan_form=None):
+    manage = permissions.can_manage_notices(current_user)
+    return render_template(
+        "evaluation/warning.html",
+        warning=warning,
+        interview_form=interview_form or (InterviewForm(prefix="iv") if manage else None),
+        plan_form=plan_form or (PlanForm(prefix="plan") if manage and warning.plan is None else None),
+        checks=warning_service.plan_progress(warning.plan, now=_now()) if warning.plan else [],
+        reason_labels=REASON_LABELS, group_labels=GROUP_LABELS, grade_labels=GRADE_LABELS, percent=percent,
+        rate_label=_("On-time closure rate (%)"),
+    )
+
+
+@bp.route("/warnings/<id:warning_id>")
+@login_required
+def warning_page(warning_id: int):
+    """One warning: why it was raised, its interviews and its assistance plan with progress."""
+    return _render_warning(_load_warning(warning_id))
+
+
+def _save(form, action):
+    """Validate ``form`` and run ``action``; a refusal is flashed and marked on the form's fields."""
+    if not form.validate_on_submit():
+        flash(_("Check the highlighted fields."), "error")
+        return False
+    try:
+        action()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        for name, reason in exc.fields.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [reason]
+        flash(exc.message, "error")
+        return False
+    return True
+
+
+@bp.route("/warnings/<id:warning_id>/interviews", methods=["POST"])
+@login_required
+def warning_interview(warning_id: int):
+    """Record an interview held about the warning."""
+    warning = _load_warning(warning_id)
+    if not permissions.can_manage_notices(current_user):
+        abort(403)
+    form = InterviewForm(prefix="iv")
+    if _save(form, lambda: warning_service.record_interview(
+        warning, current_user, held_on=form.held_on.data, attendees=form.attendees.data,
+        findings=form.findings.data, measures=form.measures.data,
+    )):
+        flash(_("The interview is recorded."), "success")
+        return redirect(url_for(".warning_page", warning_id=warning_id), 303)
+    return _render_warning(warning, interview_form=form), 422
+
+
+@bp.route("/warnings/<id:warning_id>/plan", methods=["POST"])
+@login_required
+def warning_plan(warning_id: int):
+    """Set up the assistance plan of the warning."""
+    warning = _load_warning(warning_id)
+    if not permissions.can_manage_notices(current_user):
+        abort(403)
+    form = PlanForm(prefix="plan")
+    if _save(form, lambda: warning_service.create_assistance_plan(
+        warning, current_user, target_on_time_rate=form.target_on_time_rate.data,
+        tracked_periods=form.tracked_periods.data, measures=form.measures.data or "",
+    )):
+        flash(_("The assistance plan is set up."), "success")
+        return redirect(url_for(".warning_page", warning_id=warning_id), 303)
+    return _render_warning(warning, plan_form=form), 422
