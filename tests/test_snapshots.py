@@ -95,3 +95,11 @@ def test_month_on_month_and_year_on_year_changes(app):
     # May: L closed on time, G due but open: on-time closure 1/2; June: 1/4 (D suspended).
     assert san.previous["on_time_closure_rate"] == round(0.25 - 0.5, 4)
     assert san.last_year["score"] is None and san.last_year["closure_rate"] is None
+
+
+def test_the_scheduled_job_runs_the_freeze(app):
+    from gridops.jobs.schedule import job_by_id
+
+    make_june()
+    result = job_by_id("freeze_indicators").run(local(7, 1, 0, 30))
+    assert "2026-06:unit" in result["snapshots"] and "2026-W26:district" in result["snapshots"]

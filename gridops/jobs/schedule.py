@@ -52,6 +52,14 @@ def due_notices(now: datetime) -> dict:
     return {"made": [f"{n.kind}:{n.period_key}" for n in notices]}
 
 
+def freeze_indicators(now: datetime) -> dict:
+    """Freeze the figures of the week, month, quarter and year that last ended (once each)."""
+    from gridops.evaluation.snapshots import freeze_closed_periods
+
+    snapshots = freeze_closed_periods(now)
+    return {"snapshots": sorted({f"{s.period_key}:{s.group_by}" for s in snapshots})}
+
+
 JOBS: list[Job] = [
     Job("escalation_sweep", escalation_sweep, {"minutes": 1},
         "Yellow warnings and timeout supervision orders, levels 1–3"),
@@ -63,6 +71,8 @@ JOBS: list[Job] = [
         "Monthly notice (月通报), the 1st at 08:00"),
     Job("quarterly_review", due_notices, {"month": "1,4,7,10", "day": 1, "hour": 8, "minute": 5},
         "Quarterly review (季讲评), the first day of each quarter"),
+    Job("freeze_indicators", freeze_indicators, {"hour": 0, "minute": 30},
+        "Freeze the indicators of the periods that have just ended (考核快照), daily 00:30"),
 ]
 
 
