@@ -278,3 +278,22 @@ def test_map_endpoint_gives_points_of_the_queue_inside_the_bbox(world, client):
     client.post("/logout")
     login(client, "unit_staff")
     assert client.get("/api/v1/work/map").status_code == 403
+
+
+def test_leader_figures_count_today_per_area_and_unit(world, client):
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    case = make_case("registered", world=world, now=now)
+    act(world, case, "dispatch", "dispatcher", unit=True, now=now)
+    make_case("reported", world=world, now=now - timedelta(days=8))
+    db.session.commit()
+    login(client, "leader")
+    page = client.get("/work/leader?span=today").get_data(as_text=True)
+    # One district row (宛城区) with today's report, registration and dispatch; the unit row too.
+    district = page[page.index("宛城区"):]
+    cells = district[: district.index("</tr>")]
+    assert cells.count(">1</td>") >= 3
+    assert "环卫处" in page
+    week = client.get("/work/leader?span=week").get_data(as_text=True)
+    assert "宛城区" in week

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -20,6 +21,8 @@ from gridops.cases.services import allowed_actions, take_action
 from gridops.cases.states import ACTIONS, Input, action_for
 from gridops.cases.views import COLOUR_LABELS, action_label, case_helpers, explain, load_case, unit_name
 from gridops.errors import DomainError, ValidationFailed
+from gridops.evaluation.indicators import compute_indicators
+from gridops.evaluation.periods import Period
 from gridops.extensions import db
 from gridops.org.models import Department
 from gridops.territory.models import Area, AreaLevel
@@ -291,13 +294,47 @@ def leader():
         filters, filter_values = CaseFilter(), {"area": "", "unit": "", "q": ""}
         counts, cases, colours = workspace_queue(queues.LEADER_QUEUES, filters, now, selected)
     forms = {case.id: _forms_for(case) for case in cases}
+    span = request.args.get("span") if request.args.get("span") in FIGURE_SPANS else "today"
+    period = (Period.custom(*[now.astimezone(_zone()).date()] * 2) if span == "today"
+              else Period.containing("week", now))
     return render_template(
         "workspaces/leader.html", queues=queues.LEADER_QUEUES, counts=counts, selected=selected, cases=cases,
+        figures=leader_figures(current_user, period), span=span, spans=FIGURE_SPANS, period=period,
+        figure_columns=FIGURE_COLUMNS,
         colours=colours, forms=forms, now=now, areas=_area_choices(), units=_units(),
         filter_values=filter_values, Input=Input, page_size=PAGE_SIZE,
         poll={"changes": url_for("api.work_changes", workspace="leader"),
               "lastEventId": queues.last_event_id(current_user), "pollSeconds": POLL_SECONDS},
     )
+
+
+#: The two spans of the leader's figures.
+FIGURE_SPANS = {"today": _l("Today"), "week": _l("This week")}
+#: Indicator columns of the leader's tables: (attribute of IndicatorRow, heading, is a rate).
+FIGURE_COLUMNS = (
+    ("reports", _l("Reports"), False),
+    ("registrations", _l("Registered"), False),
+    ("dispatches", _l("Dispatched"), False),
+    ("closures", _l("Closed"), False),
+    ("closure_rate", _l("Closure rate"), True),
+    ("on_time_closure_rate", _l("On-time closure rate"), True),
+    ("overdue_open", _l("Overdue open"), False),
+    ("rework_count", _l("Rework"), False),
+)
+#: The area level whose groups a leader's table lists, by the rank of the leader's own area.
+AREA_GROUP_BY = {0: "district", 1: "subdistrict", 2: "community", 3: "grid"}
+
+
+def leader_figures(user, period: Period) -> list[tuple[str, list]]:
+    """(title, indicator rows) per area one level below the user's scope, and per unit."""
+    path = permissions.scope_path(user)
+    rank = user.area.level_rank if path is not None and user.area is not None else 0
+    group_by = AREA_GROUP_BY.get(rank, "grid")
+    return [
+        (_("By area"), compute_indicators(period, group_by, scope_path=path)),
+        (_("By unit"), [row for row in compute_indicators(period, "unit", scope_path=path) if row.dispatches
+                        or row.closures or row.overdue_open]),
+    ]
 
 
 def _zone() -> ZoneInfo:
