@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -12,6 +13,9 @@ from referencing.jsonschema import DRAFT202012
 
 from gridops.api.openapi import build_document, registered_operations
 from gridops.cases.states import ACTIONS, State
+from gridops.db import utcnow
+from gridops.extensions import db
+from gridops.supervision.services import sweep_escalations
 from tests.test_api_cases import FreshContextClient, jpeg_bytes, make_world, new_case
 
 PREFIX = "/api/v1"
@@ -223,6 +227,19 @@ def test_real_responses_match_the_document(client, world, app):
     call("post", "/score-schemes", json={"code": "doc2"}, headers=admin)  # 422
     call("patch", f"/score-schemes/{scheme_id}", scheme_path, json={"name": "金华"}, headers=admin)
     call("patch", f"/score-schemes/{scheme_id}", scheme_path, json={"name": "x"}, headers=worker)  # 403
+
+    sweep_escalations(utcnow() + timedelta(days=30))  # the dispatched case's orders, every level
+    db.session.commit()
+    staff, order = world.headers("staff"), "/supervision/orders/{order_id}"
+    call("get", "/supervision/counts", headers=staff)
+    call("get", "/supervision/counts", headers=worker)  # 403
+    _, orders = call("get", "/supervision/orders?filter=awaiting_reply&limit=5", headers=staff)
+    call("get", "/supervision/orders?filter=nope", headers=staff)  # 422
+    order_id = orders["items"][0]["id"]
+    call("get", f"/supervision/orders/{order_id}", order, headers=staff)
+    call("get", "/supervision/orders/999999", order, headers=staff)  # 404
+    call("post", f"/supervision/orders/{order_id}/replies", f"{order}/replies", json={"body": "已清运"}, headers=staff)
+    call("post", f"/supervision/orders/{order_id}/replies", f"{order}/replies", json={}, headers=staff)  # 422
 
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
     assert conform.seen == documented, f"not exercised: {sorted(documented - conform.seen)}"

@@ -17,6 +17,7 @@ from gridops.api import duplicates as duplicates_api
 from gridops.api import workspaces as workspaces_api
 from gridops.api import hotline as hotline_api
 from gridops.api import indicators as indicators_api
+from gridops.api import supervision as supervision_api
 from gridops.auth.roles import ROLE_VALUES
 from gridops.cases.models import PHOTO_KINDS, SOURCES, URGENCIES
 from gridops.cases.serializers import EXPORT_COLUMNS, STAGES
@@ -574,6 +575,7 @@ def _operations() -> dict[tuple[str, str], dict]:
     ops.update(workspaces_api.openapi_operations(CASE_FILTERS, ERRORS))
     ops.update(hotline_api.openapi_operations())
     ops.update(indicators_api.openapi_operations())
+    ops.update(supervision_api.openapi_operations())
     for kind, (media_type, description) in exports.items():
         schema = _ref("CaseCollection") if kind == "geojson" else {"type": "string"}
         ops[(f"/cases/export.{kind}", "get")] = {
@@ -624,6 +626,7 @@ def build_document(app) -> dict:
                 **workspaces_api.openapi_schemas(),
                 **hotline_api.openapi_schemas(),
                 **indicators_api.openapi_schemas(),
+                **supervision_api.openapi_schemas(),
             },
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "gridops tokens create"},

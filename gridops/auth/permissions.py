@@ -242,3 +242,12 @@ def can_view_indicators(user: User | None) -> bool:
 def can_manage_score_schemes(user: User | None) -> bool:
     """Create and change score schemes (weights, thresholds, deductions, grade bands)."""
     return has_role(user, Role.EVALUATOR, Role.ADMIN)
+
+
+#: Roles to which supervision orders are addressed (units, shift leaders, area leads, leaders, hotline).
+SUPERVISION_INBOX_ROLES = (Role.UNIT_STAFF, Role.SHIFT_LEADER, Role.AREA_LEAD, Role.LEADER, Role.HOTLINE_OPERATOR)
+
+
+def can_use_supervision_inbox(user: User | None) -> bool:
+    """Open the supervision inbox (督办): the roles orders are addressed to."""
+    return has_role(user, *SUPERVISION_INBOX_ROLES)

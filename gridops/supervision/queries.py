@@ -65,13 +65,16 @@ def unread_clause(user: User) -> ColumnElement[bool]:
     )
 
 
+def awaiting_reply_clause(user: User) -> ColumnElement[bool]:
+    """The order asks ``user``'s side for a reply that has not come yet."""
+    return and_(SupervisionOrder.reply_required, SupervisionOrder.replied_at.is_(None), _addressed_to(user))
+
+
 def inbox_counts(user: User | None) -> InboxCounts:
     """Unread, awaiting-reply and total counts of ``user``'s inbox (one query)."""
     if not is_signed_in(user):
         return InboxCounts()
-    awaiting = and_(
-        SupervisionOrder.reply_required, SupervisionOrder.replied_at.is_(None), _addressed_to(user)
-    )
+    awaiting = awaiting_reply_clause(user)
     row = db.session.execute(
         select(
             func.count(),
@@ -102,10 +105,6 @@ def is_recipient(user: User | None, order: SupervisionOrder) -> bool:
             .where(SupervisionOrder.id == order.id, _addressed_to(user))
         )
     )
-
-
-def is_unread(user: User, order: SupervisionOrder) -> bool:
-    return db.session.get(SupervisionRead, (order.id, user.id)) is None
 
 
 def recipient_users(order: SupervisionOrder) -> list[User]:

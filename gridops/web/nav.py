@@ -20,6 +20,14 @@ class NavItem:
     visible: Callable[[object], bool]
     #: Marks the item current when the request's endpoint starts with this prefix.
     current_prefix: str
+    #: A count shown beside the label (e.g. unread orders); None: no count.
+    badge: Callable[[object], int] | None = None
+
+
+def _unread_orders(user) -> int:
+    from gridops.supervision.queries import inbox_counts
+
+    return inbox_counts(user).unread
 
 
 MAIN_NAV: list[NavItem] = [
@@ -37,6 +45,8 @@ MAIN_NAV: list[NavItem] = [
     ),
     NavItem("hotline.desk", _l("Hotline desk"), permissions.can_take_hotline_calls, "hotline.desk"),
     NavItem("hotline.gazetteer", _l("Gazetteer"), permissions.can_manage_gazetteer, "hotline.gazetteer"),
+    NavItem("supervision.inbox", _l("Supervision"), permissions.can_use_supervision_inbox, "supervision.",
+            badge=_unread_orders),
 ]
 
 

@@ -1,0 +1,209 @@
+"""Supervision API: the caller's supervision orders, their unread counts, an order, replies."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from gridops.api import bp
+from gridops.api.cases import _body, _integer, _once, _text
+from gridops.auth.permissions import can_use_supervision_inbox
+from gridops.db import MAX_ROW_ID, utcnow
+from gridops.errors import NotAllowed, NotFound, ValidationFailed
+from gridops.extensions import db
+from gridops.supervision import queries
+from gridops.supervision.models import SupervisionOrder, SupervisionRead, SupervisionRecipient
+from gridops.supervision.serializers import order_dict
+from gridops.supervision.services import MAX_REPLY, mark_read, reply_to_order
+from gridops.supervision.views import TABS, tab_clause
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
+def _require_inbox() -> None:
+    if not can_use_supervision_inbox(current_user):
+        raise NotAllowed(_("Your role receives no supervision orders."))
+
+
+def _counts() -> dict:
+    counts = queries.inbox_counts(current_user)
+    return {"unread": counts.unread, "awaiting_reply": counts.awaiting_reply, "total": counts.total}
+
+
+def _order(order_id: int) -> SupervisionOrder:
+    order = queries.visible_order(current_user, order_id)
+    if order is None:
+        raise NotFound(_("There is no supervision order %(id)d that you may see.", id=order_id), {"order_id": _("unknown")})
+    return order
+
+
+@bp.get("/supervision/counts")
+def supervision_counts():
+    """The caller's unread, awaiting-reply and total supervision orders."""
+    _require_inbox()
+    return jsonify(_counts())
+
+
+@bp.get("/supervision/orders")
+def supervision_orders():
+    """The caller's supervision orders, newest first (``filter``: all, unread or awaiting_reply)."""
+    _require_inbox()
+    _once(request.args, ("filter", "limit", "offset"))
+    tab = request.args.get("filter", "all")
+    if tab not in TABS:
+        raise ValidationFailed.field("filter", _("must be one of %(values)s", values=", ".join(TABS)))
+    limit = _integer(request.args, "limit", minimum=1, maximum=MAX_LIMIT) or DEFAULT_LIMIT
+    offset = _integer(request.args, "offset", minimum=0) or 0
+    stmt = queries.inbox_orders(current_user).options(
+        selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.department),
+        selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.area),
+        selectinload(SupervisionOrder.case),
+        selectinload(SupervisionOrder.created_by),
+    )
+    condition = tab_clause(tab, current_user)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    orders = db.session.scalars(stmt.limit(limit).offset(offset)).all()
+    read = set(
+        db.session.scalars(
+            select(SupervisionRead.order_id).where(
+                SupervisionRead.user_id == current_user.id, SupervisionRead.order_id.in_([o.id for o in orders])
+            )
+        )
+    ) if orders else set()
+    now = utcnow()
+    return jsonify({
+        "items": [order_dict(o, unread=o.id not in read, now=now) for o in orders],
+        "counts": _counts(),
+        "limit": limit,
+        "offset": offset,
+    })
+
+
+@bp.get("/supervision/orders/<id:order_id>")
+def supervision_order(order_id: int):
+    """One order with its replies; reading it marks it read for the caller."""
+    _require_inbox()
+    order = _order(order_id)
+    unread = mark_read(order, current_user)
+    data = order_dict(order, unread=unread, now=utcnow(), with_replies=True)
+    db.session.commit()
+    return jsonify(data)
+
+
+@bp.post("/supervision/orders/<id:order_id>/replies")
+def supervision_reply(order_id: int):
+    """Reply to an order as one of its recipients (201: the order with its replies)."""
+    _require_inbox()
+    data, _files = _body()
+    order = _order(order_id)
+    body = _text(data, "body", required=True)
+    if len(body) > MAX_REPLY:
+        raise ValidationFailed.field("body", _("at most %(count)d characters", count=MAX_REPLY))
+    reply_to_order(order, current_user, body)
+    mark_read(order, current_user)
+    result = order_dict(order, unread=False, now=utcnow(), with_replies=True)
+    db.session.commit()
+    return jsonify(result), 201
+
+
+def openapi_schemas() -> dict:
+    nstring = {"type": ["string", "null"]}
+    instant = {"type": "string", "format": "date-time"}
+    ninstant = {"type": ["string", "null"], "format": "date-time"}
+    counts = {
+        "type": "object",
+        "properties": {k: {"type": "integer", "minimum": 0} for k in ("unread", "awaiting_reply", "total")},
+        "required": ["unread", "awaiting_reply", "total"],
+        "additionalProperties": False,
+    }
+    order = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"enum": ["warning", "timeout", "leader", "hotline_reminder", "hotline_notice", "hotline_criticism"]},
+            "level": {"type": "integer", "minimum": 0, "maximum": 3},
+            "title": {"type": "string"},
+            "case": {"type": "object", "properties": {"number": {"type": "string"}, "state": {"type": "string"}},
+                     "required": ["number", "state"]},
+            "instruction": {"type": "string"},
+            "basis_at": instant,
+            "created_at": instant,
+            "created_by": nstring,
+            "reply_required": {"type": "boolean"},
+            "reply_due_at": ninstant,
+            "replied_at": ninstant,
+            "reply_overdue": {"type": "boolean"},
+            "unread": {"type": "boolean"},
+            "recipients": {"type": "array", "items": {"type": "string"}},
+            "replies": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"id": {"type": "integer"}, "author": {"type": "string"}, "body": {"type": "string"},
+                               "created_at": instant},
+                "required": ["id", "author", "body", "created_at"]}},
+        },
+        "required": ["id", "kind", "level", "title", "case", "instruction", "basis_at", "created_at", "created_by",
+                     "reply_required", "reply_due_at", "replied_at", "reply_overdue", "unread", "recipients"],
+        "additionalProperties": False,
+    }
+    return {"SupervisionCounts": counts, "SupervisionOrder": order}
+
+
+def openapi_operations() -> dict:
+    """Operations of the supervision API, keyed by (path, method)."""
+
+    def error(description: str) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    def ref(name: str) -> dict:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    common = {"401": error("not signed in"), "403": error("the caller's role receives no supervision orders"),
+              "422": error("invalid input; `fields` names each offending field")}
+    order_id = {"name": "order_id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}, "description": "the order id"}
+    return {
+        ("/supervision/counts", "get"): {
+            "tags": ["supervision"], "summary": "The caller's unread, awaiting-reply and total supervision orders",
+            "operationId": "supervisionCounts",
+            "responses": {"200": {"description": "counts", "content": {"application/json": {"schema": ref("SupervisionCounts")}}},
+                          **common},
+        },
+        ("/supervision/orders", "get"): {
+            "tags": ["supervision"], "summary": "The caller's supervision orders, newest first",
+            "operationId": "listSupervisionOrders",
+            "parameters": [
+                {"name": "filter", "in": "query", "required": False, "schema": {"enum": list(TABS)},
+                 "description": "all (default), unread, or awaiting_reply (a reply from the caller's side is due)"},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "description": "page size (default 50)"},
+                {"name": "offset", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}, "description": "rows to skip"},
+            ],
+            "responses": {"200": {"description": "a page of orders and the counts", "content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {"items": {"type": "array", "items": ref("SupervisionOrder")}, "counts": ref("SupervisionCounts"),
+                               "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+                "required": ["items", "counts", "limit", "offset"]}}}}, **common},
+        },
+        ("/supervision/orders/{order_id}", "get"): {
+            "tags": ["supervision"], "summary": "One supervision order with its replies (marks it read for the caller)",
+            "operationId": "getSupervisionOrder", "parameters": [order_id],
+            "responses": {"200": {"description": "the order", "content": {"application/json": {"schema": ref("SupervisionOrder")}}},
+                          "404": error("no such order in the caller's inbox"), **common},
+        },
+        ("/supervision/orders/{order_id}/replies", "post"): {
+            "tags": ["supervision"], "summary": "Reply to a supervision order as one of its recipients",
+            "operationId": "replySupervisionOrder", "parameters": [order_id],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"body": {"type": "string", "minLength": 1, "maxLength": MAX_REPLY}},
+                "required": ["body"]}}}},
+            "responses": {"201": {"description": "the order with its replies",
+                                  "content": {"application/json": {"schema": ref("SupervisionOrder")}}},
+                          "404": error("no such order in the caller's inbox"), **common},
+        },
+    }
