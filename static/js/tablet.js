@@ -266,31 +266,33 @@
       }
     }
 
-    watchPosition(function (lon, lat, accuracy) {
-      var latlng = toLayer(lon, lat);
-      showFix(latlng, accuracy);
-      if (pinned) {
-        return;
-      }
-      position = { x: lon, y: lat, datum: "wgs84", accuracy: accuracy };
-      place(latlng);
-      status(format(t.accuracy, { accuracy: metres(accuracy) }));
+    var lastFix = null;
+
+    function followFix(fix) {
+      position = { x: fix.lon, y: fix.lat, datum: "wgs84", accuracy: fix.accuracy };
+      place(toLayer(fix.lon, fix.lat));
+      status(format(t.accuracy, { accuracy: metres(fix.accuracy) }));
       locateSoon();
+    }
+
+    watchPosition(function (lon, lat, accuracy) {
+      lastFix = { lon: lon, lat: lat, accuracy: accuracy };
+      showFix(toLayer(lon, lat), accuracy);
+      if (!pinned) {
+        followFix(lastFix);
+      }
     });
     map.on("click", function (event) { setByHand(event.latlng); });
+    document.getElementById("pin-centre").addEventListener("click", function () { setByHand(map.getCenter()); });
+    // Back to following the GPS: the latest fix at once, later ones as they come.
     document.getElementById("use-gps").addEventListener("click", function () {
       pinned = false;
-      position = null;
-      status(t.locating);
-      navigator.geolocation && navigator.geolocation.getCurrentPosition(function (p) {
-        var c = p.coords;
-        position = { x: c.longitude, y: c.latitude, datum: "wgs84", accuracy: c.accuracy };
-        place(toLayer(c.longitude, c.latitude));
-        status(format(t.accuracy, { accuracy: metres(c.accuracy) }));
-        locateSoon();
-      }, function (error) {
-        status(error.code === 1 ? t.gpsDenied : t.noGps);
-      }, { enableHighAccuracy: true, maximumAge: 0, timeout: 30000 });
+      if (lastFix) {
+        followFix(lastFix);
+      } else {
+        position = null;
+        status(t.locating);
+      }
     });
 
     // Category search: hides the tiles that do not match the typed words.

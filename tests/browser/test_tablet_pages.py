@@ -158,3 +158,62 @@ def test_signing_out_forgets_the_pages_kept_for_offline_use(page_for, world):
     page.click("form[action$='/logout'] button")
     page.wait_for_url("**/login**")
     assert page.evaluate("caches.has('gridops-tablet-pages')") is False
+
+
+def test_the_pin_is_set_by_tapping_the_map_or_from_the_keyboard(page_for, world, tmp_path):
+    from PIL import Image
+    from sqlalchemy import select
+
+    from gridops.cases.models import Case
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (640, 480), (60, 90, 60)).save(photo, "JPEG")
+    page = open_tablet(page_for)
+    page.goto("/tablet/report")
+    page.wait_for_function("document.getElementById('grid-status').textContent.includes('411302001001001')")
+    # The grid outlines are drawn in code order: the second is unit grid 2 (north-east).
+    box = page.locator("#report-map path.leaflet-interactive").nth(1).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("document.getElementById('grid-status').textContent.includes('411302001001002')")
+    assert "已在地图上设定位置" in page.inner_text("#gps-status")
+
+    page.click("#use-gps")
+    page.wait_for_function("document.getElementById('grid-status').textContent.includes('411302001001001')")
+    page.focus("#pin-centre")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('gps-status').textContent.includes('已在地图上设定位置')")
+
+    # A report from a tapped position is sent in the layer's datum and lands in the tapped grid.
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("document.getElementById('grid-status').textContent.includes('411302001001002')")
+    page.click("label[for^=class-]:has-text('暴露垃圾')")
+    page.set_input_files("#report-photos", str(photo))
+    page.click("#report-send")
+    page.wait_for_selector(".outbox-sent")
+    db.session.close()
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert (case.datum, case.accuracy_m, case.unit_grid.code) == ("gcj02", None, "411302001001002")
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("path", ["/tablet/", "/tablet/tasks/{number}"])
+def test_portrait_tablet_in_english(page_for, world, screenshot_dir, path):
+    from sqlalchemy import select
+
+    from gridops.cases.models import Case
+
+    number = db.session.scalar(select(Case.number).where(Case.state == "handled"))
+    db.session.close()
+    page = open_tablet(page_for, 800, 1280, locale="en-GB")
+    page.goto(path.format(number=number))
+    page.wait_for_selector(".tablet-map .leaflet-pane", state="attached")
+    assert "My tasks" in page.inner_text(".tablet-tabs")
+    if "tasks" in path:
+        assert "Check on site" in page.inner_text("h1")
+        assert page.locator("form.answer-check_pass").count() == 1
+    else:
+        assert "Check on site" in page.inner_text(".task-list")
+    assert no_horizontal_overflow(page)
+    name = "tablet-task" if "tasks" in path else "tablet-home"
+    page.screenshot(path=str(screenshot_dir / f"{name}-800x1280-en.png"), full_page=True)
+    assert page.console_errors == []
