@@ -278,3 +278,18 @@ def test_gazetteer_import_command(world, runner, tmp_path):
     result = runner.invoke(args=["gazetteer", "import", str(bad), "--datum", "gcj02"])
     assert result.exit_code != 0 and "row 2.geometry" in result.output
     assert count(GazetteerPlace) == 3
+
+
+def test_a_hotline_order_is_reopened_only_by_a_dissatisfied_follow_up(world):
+    from gridops.cases.services import allowed_actions, take_action
+
+    result = complaint(world)
+    operator = world.user("hotline_operator")
+    make_state(world, result.case, "closed")
+    assert "reopen" not in [a.name for a in allowed_actions(result.case, operator, later(1))]
+    with pytest.raises(InvalidTransition):
+        take_action(result.case, "reopen", operator, reason="想重办", now=later(1))
+    reply_to_caller(result.order, operator, note="已清理", now=later(1))
+    record_follow_up(result.order, operator, satisfaction="satisfied", now=later(2))
+    with pytest.raises(InvalidTransition):
+        take_action(result.case, "reopen", operator, reason="想重办", now=later(3))

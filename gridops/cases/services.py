@@ -536,8 +536,24 @@ def _guard_problem(case: Case, action: Action, now: datetime) -> str | None:
     if guard == "dissatisfied_callback":
         if case.source not in VERIFIED_SOURCES or case.self_handled or case.holder_department_id is None:
             return _("Only a handled hotline or public report can be reopened after a callback.")
+        if not _callback_was_dissatisfied(case):
+            return _("Only a dissatisfied follow-up call reopens a hotline order.")
         return None
     raise LookupError(f"guard {guard!r} of {action.name} has no check")
+
+
+def _callback_was_dissatisfied(case: Case) -> bool:
+    """A hotline order's latest follow-up (made since the case closed) was dissatisfied; True without an order."""
+    from gridops.hotline.models import HotlineOrder  # the hotline package builds on this module
+
+    order = db.session.scalar(select(HotlineOrder).where(HotlineOrder.case_id == case.id))
+    if order is None:
+        return True
+    return (
+        order.satisfaction == "dissatisfied"
+        and order.followed_up_at is not None
+        and (case.closed_at is None or order.followed_up_at >= case.closed_at)
+    )
 
 
 def allowed_actions(case: Case, user: User, now: datetime | None = None) -> list[Action]:

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from gridops.demo.catalogue import ensure_demo_catalogue
+from gridops.demo.gazetteer import ensure_demo_gazetteer
 from gridops.demo.generator import DEFAULT_SEED, generate_city, plan_city
 from gridops.demo.people import (
     DemoLogin,
@@ -84,5 +85,8 @@ def load_demo(full_grids: bool = False, echo: Callable[[str], object] = print) -
     echo(f"Users: {created} created, {len(logins) - created} kept.")
     created, kept = ensure_responsibility_grids(plan, worker_username="worker", chief_username="chief")
     echo(f"Responsibility grids in the central core: {created} created, {kept} kept.")
+    places = ensure_demo_gazetteer(worker_username="worker")
+    if places is not None:
+        echo(f"Gazetteer: {places.created} demo places created, {places.updated} updated.")
     db.session.commit()
     return logins

@@ -14,7 +14,16 @@ from sqlalchemy import func, select
 from gridops.auth import permissions
 from gridops.cases.forms import URGENCY_LABELS
 from gridops.cases.models import URGENCIES
-from gridops.cases.views import CLOCK_LABELS, _map_config, case_helpers, class_groups, explain, load_case
+from gridops.cases.states import State
+from gridops.cases.views import (
+    CLOCK_LABELS,
+    _map_config,
+    case_helpers,
+    class_groups,
+    explain,
+    load_case,
+    state_label,
+)
 from gridops.errors import DomainError, ValidationFailed
 from gridops.extensions import db
 from gridops.hotline import queries, services
@@ -91,6 +100,7 @@ def _desk(form: dict, errors: dict[str, str], problems: list[str], status: int =
         reply_queue=queries.reply_queue(current_user, now),
         followup_queue=queries.followup_queue(current_user, now),
         map_config=_map_config(),
+        state_labels={state.value: state_label(state.value) for state in State},
         now=now,
     ), status
 

@@ -206,7 +206,7 @@
         var link = el("a", "case-number", contact.case.number);
         link.href = config.orderUrl.replace("NUMBER", encodeURIComponent(contact.case.number));
         item.appendChild(link);
-        item.appendChild(el("span", "muted", " " + new Date(contact.contacted_at).toLocaleString() + " · " + contact.case.state));
+        item.appendChild(el("span", "muted", " " + new Date(contact.contacted_at).toLocaleString() + " · " + (config.states[contact.case.state] || contact.case.state)));
         item.appendChild(el("p", "", contact.content));
         history.appendChild(item);
       });
