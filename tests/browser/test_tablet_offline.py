@@ -11,6 +11,7 @@ from gridops.cases.models import Case
 from gridops.extensions import db
 from tests.browser.test_tablet_pages import GRID1_GPS, open_tablet
 from tests.case_factories import make_world
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -102,3 +103,54 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(page_for, w
     assert all(case.idempotency_key.startswith("tablet-") for case in cases)
     assert [event.action for event in cases[1].events] == ["file", "self_close"]
     assert page.console_errors == []
+
+
+def test_a_report_the_server_refuses_is_shown_and_not_retried(page_for, world, photos):
+    from gridops.catalogue.models import SmallClass
+
+    page = open_tablet(page_for, 1280, 800, gps=GRID1_GPS)
+    page.goto("/tablet/report")
+    installed(page)
+    page.context.set_offline(True)
+    report(page, "暴露垃圾", photos[0])
+    page.wait_for_selector(".outbox-waiting")
+    # Meanwhile the class is retired from the catalogue: the report can never be filed as it is.
+    db.session.close()
+    db.session.scalar(select(SmallClass).where(SmallClass.case_type == "event", SmallClass.code == "0102")).active = False
+    db.session.commit()
+    page.context.set_offline(False)
+    refused = page.locator(".outbox-refused")
+    refused.wait_for()
+    assert "small_class" in refused.inner_text()
+    page.evaluate("window.gridopsOutbox.sync()")
+    assert page.locator(".outbox-refused").count() == 1
+    assert case_count() == 0
+    # The worker removes it (it was never sent, so the tablet asks first).
+    page.once("dialog", lambda dialog: dialog.accept())
+    refused.locator(".outbox-remove").click()
+    page.wait_for_selector(".outbox-item", state="detached")
+
+
+def test_reports_wait_for_a_new_sign_in_when_the_session_has_ended(page_for, world, photos):
+    page = open_tablet(page_for, 1280, 800, gps=GRID1_GPS)
+    page.goto("/tablet/report")
+    installed(page)
+    context = page.context
+    context.set_offline(True)
+    report(page, "暴露垃圾", photos[0])
+    page.wait_for_selector(".outbox-waiting")
+    context.clear_cookies()
+    context.set_offline(False)
+    page.wait_for_selector(".outbox .notice-warning")
+    assert "重新登录" in page.inner_text(".outbox")
+    assert page.locator(".outbox-waiting").count() == 1
+    assert case_count() == 0
+
+    page.goto("/login")
+    page.fill("#username", "grid_worker")
+    page.fill("#password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    page.goto("/tablet/")
+    page.wait_for_selector(".outbox-sent")
+    assert case_count() == 1

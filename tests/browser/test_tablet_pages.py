@@ -217,3 +217,13 @@ def test_portrait_tablet_in_english(page_for, world, screenshot_dir, path):
     name = "tablet-task" if "tasks" in path else "tablet-home"
     page.screenshot(path=str(screenshot_dir / f"{name}-800x1280-en.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_chromium_finds_the_app_installable(page_for, world):
+    page = open_tablet(page_for)
+    page.evaluate("navigator.serviceWorker.ready")
+    cdp = page.context.new_cdp_session(page)
+    assert cdp.send("Page.getAppManifest")["errors"] == []
+    # Test browsers are private windows, which never install apps; nothing else may stand in the way.
+    errors = {error["errorId"] for error in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]}
+    assert errors <= {"in-incognito"}
