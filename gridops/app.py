@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from gridops import models  # noqa: F401  (complete metadata before anything binds)
+    from gridops import versions  # noqa: F401  (its flush listener keeps the cache tokens true)
     from gridops.auth.sessions import init_login
     from gridops.extensions import babel, csrf, db, limiter, migrate
     from gridops.i18n import select_locale

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 from werkzeug.routing import IntegerConverter
@@ -27,6 +29,19 @@ class RowIdConverter(IntegerConverter):
 
     def __init__(self, map, **kwargs):
         super().__init__(map, min=1, max=MAX_ROW_ID)
+
+
+#: The INSERT … ON CONFLICT construct of each supported database (SQLite from 3.35 on).
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def upsert(table, bind: Connection | None = None):
+    """``INSERT … ON CONFLICT`` for ``table`` (a Table or a mapped class) in the dialect of ``bind`` (default: the session's)."""
+    if bind is None:
+        from gridops.extensions import db
+
+        bind = db.session.get_bind()
+    return _UPSERTS[bind.dialect.name](table)
 
 
 def utcnow() -> datetime:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from gridops import create_app
 from gridops.config import PROJECT_ROOT
 from gridops.extensions import db
+from gridops.catalogue.cache import reset_reference_data
 from gridops.territory.locator import reset_locator
 from tests.factories import PASSWORD
 
@@ -70,6 +71,7 @@ def app(_migrated_app):
         db.session.remove()
         _empty_all_tables()
         reset_locator()
+        reset_reference_data()
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.worktime import ClockType, Colour
 from gridops.worktime.models import CalendarDay, CitySetting
+from gridops.versions import CLOCK_KEY
 from gridops.worktime.store import (
-    VERSION_KEY,
     clear_calendar_day,
     enter_calendar_year,
     entered_years,
@@ -150,7 +150,7 @@ def test_schedule_and_threshold_validation(admin):
     with pytest.raises(ValidationFailed) as caught:
         set_warning_thresholds(admin, {"weeks": {}, "working_days": {"yellow": 1.2, "red": 1.0}, "urgent_hours": 3})
     assert set(caught.value.fields) == {"thresholds.weeks", "thresholds.working_days", "thresholds.urgent_hours"}
-    assert db.session.get(CitySetting, VERSION_KEY) is None
+    assert db.session.get(CitySetting, CLOCK_KEY) is None
 
 
 def test_only_administrators_change_the_calendar(app):

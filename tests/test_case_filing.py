@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from gridops.cases.models import Case, CaseEvent, CaseNumberCounter, CasePhoto
 from gridops.cases.numbers import next_case_number
-from gridops.cases.services import file_case
+from gridops.cases.services import file_case, file_or_find_case
 from gridops.catalogue.models import FilingStandard, RoutingRule, SmallClass
 from gridops.errors import NotAllowed, OutsideTerritory, ValidationFailed
 from gridops.extensions import db
@@ -17,11 +17,15 @@ from tests.case_factories import GAP_XY, GRID1_XY, T0, make_photos, make_staff, 
 from tests.factories import DX, X0, Y0
 
 
-def _file(world, role="grid_worker", **overrides):
+def _fields(**overrides) -> dict:
     values = dict(source="patrol", case_type="event", small_class_code="0102", x=GRID1_XY[0],
                   y=GRID1_XY[1], datum="gcj02", now=T0)
     values.update(overrides)
-    return file_case(world.user(role), **values)
+    return values
+
+
+def _file(world, role="grid_worker", **overrides):
+    return file_case(world.user(role), **_fields(**overrides))
 
 
 def _count(model) -> int:
@@ -106,6 +110,16 @@ def test_same_idempotency_key_returns_the_first_case(app):
         _file(world, "hotline_operator", source="hotline", idempotency_key="abc-123")
     assert set(refused.value.fields) == {"idempotency_key"}
     assert _count(Case) == 1
+
+
+def test_a_repeated_key_leaves_no_gap_in_case_numbers(app):
+    """The number drawn for a refused duplicate goes back: the next case takes it."""
+    world = make_world()
+    first = _file(world, idempotency_key="k-1")
+    case, created = file_or_find_case(world.user("grid_worker"), **_fields(idempotency_key="k-1"))
+    assert (case.id, created) == (first.id, False)
+    following = _file(world, idempotency_key="k-2")
+    assert int(following.number[8:]) == int(first.number[8:]) + 1
 
 
 def test_gap_and_outside_positions(app):

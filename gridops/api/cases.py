@@ -329,11 +329,6 @@ def file_case():
     key = request.headers.get("Idempotency-Key", "").strip() or _text(data, "idempotency_key", default=None)
     if key is not None:
         key = _text({"idempotency_key": key}, "idempotency_key")
-        existing = db.session.scalar(
-            select(Case).where(Case.idempotency_key == key, Case.reporter_id == current_user.id).options(*CASE_LOADS)
-        )
-        if existing is not None:
-            return detail_response(existing)
     fields = dict(
         source=_choice(data, "source", SOURCES),
         case_type=_choice(data, "case_type", CASE_TYPES),
@@ -350,7 +345,10 @@ def file_case():
     )
     stored = store_photos(files) if files else []
     with _discarded_on_error(stored):
-        case = services.file_case(current_user, idempotency_key=key, photos=stored, **fields)
+        case, created = services.file_or_find_case(current_user, idempotency_key=key, photos=stored, **fields)
+        if not created:
+            discard_photos(stored)
+            return detail_response(case)
         # The caller filed the case, so it is theirs to see: answered from the rows just
         # written, before the commit expires them, instead of reading them all back.
         response = detail_response(case, 201, case.events)

@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 
 from gridops.cases.models import CaseNumberCounter
+from gridops.db import upsert
 from gridops.extensions import db
 from gridops.worktime import DEFAULT_TIMEZONE
 
 _ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 _counter = CaseNumberCounter.__table__
-#: The INSERT … ON CONFLICT construct of each supported database (SQLite from 3.35 on).
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def case_day(moment: datetime) -> str:
@@ -30,10 +29,21 @@ def next_case_number(moment: datetime) -> str:
     filings never share a number and the day's first filings need no second attempt.
     """
     day = case_day(moment)
-    insert = _UPSERTS[db.session.get_bind().dialect.name]
-    statement = insert(_counter).values(day=day, last=1)
+    statement = upsert(_counter).values(day=day, last=1)
     bump = statement.on_conflict_do_update(
         index_elements=[_counter.c.day], set_={"last": _counter.c.last + 1}
     ).returning(_counter.c.last)
     sequence = db.session.execute(bump).scalar_one()
     return f"{day}{sequence:06d}"
+
+
+def give_back_case_number(number: str) -> None:
+    """Return ``number`` to its day's counter when no case took it after all.
+
+    Only the last number can go back, and only by the transaction that drew it: that
+    transaction still holds the counter row, so no later number exists yet.
+    """
+    day, sequence = number[:8], int(number[8:])
+    db.session.execute(
+        update(_counter).where(_counter.c.day == day, _counter.c.last == sequence).values(last=sequence - 1)
+    )

@@ -16,7 +16,6 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import literal, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -39,13 +38,13 @@ from gridops.cases.models import (
     CasePause,
     CaseRequest,
 )
-from gridops.cases.numbers import next_case_number
+from gridops.cases.numbers import give_back_case_number, next_case_number
 from gridops.cases.photos import attach_photos
 from gridops.cases.states import ACTIONS, Action, Input, Scope, State, action_for, actions_from
 from gridops.catalogue.models import FilingStandard, SmallClass
 from gridops.catalogue.routing import suggest_unit
 from gridops.catalogue.services import find_small_class
-from gridops.db import utcnow
+from gridops.db import upsert, utcnow
 from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationFailed
 from gridops.extensions import db
 from gridops.i18n import current_locale
@@ -93,7 +92,12 @@ STEP_PHOTO_KINDS = {"file": "near", "verify": "near", "self_close": "after", "fe
 # Filing
 
 
-def file_case(
+def file_case(reporter: User, **fields) -> Case:
+    """File a case (see ``file_or_find_case``); the case, new or filed before under the same key."""
+    return file_or_find_case(reporter, **fields)[0]
+
+
+def file_or_find_case(
     reporter: User,
     *,
     source: str,
@@ -111,10 +115,12 @@ def file_case(
     photos: Sequence = (),
     self_handled: bool = False,
     now: datetime | None = None,
-) -> Case:
+) -> tuple[Case, bool]:
     """File a case: validate, locate, classify, number it, start its clock, log the first event.
 
-    The same ``idempotency_key`` returns the case it first created, also when two filings race.
+    Returns the case and whether it is new: the same ``idempotency_key`` returns the case it
+    first created (and False), also when two filings race; the unique index decides, so a
+    first filing pays no lookup.
     A self-handled report (a grid worker's patrol with an after photo) is registered and
     closed at once.
     """
@@ -175,51 +181,57 @@ def file_case(
     location = locate(x, y, datum)
     unit_grid_id = location.unit_grid.id if location.unit_grid else None
     area, worker_id, in_fringe = _area_worker_fringe(location.area.id, unit_grid_id)
-    case = Case(
-        idempotency_key=idempotency_key,
-        source=source,
-        case_type=case_type,
-        small_class=small_class,
-        standard=standard,
-        description=description.strip(),
-        address=address.strip(),
-        urgency=urgency,
-        x=float(x),
-        y=float(y),
-        datum=datum,
-        accuracy_m=None if accuracy_m is None else float(accuracy_m),
-        layer_x=location.x,
-        layer_y=location.y,
-        layer_version=location.layer_version,
-        unit_grid_id=unit_grid_id,
-        unit_grid=area if unit_grid_id == area.id else None,
-        area_id=area.id,
-        area=area,
-        area_path=area.path,
-        located_in_gap=location.gap,
-        in_fringe=in_fringe,
-        reporter=reporter,
-        state=(State.VERIFYING if source in VERIFIED_SOURCES else State.REPORTED).value,
-        suggested_department=suggest_unit(small_class, area),
-        reported_at=now,
+    state = State.VERIFYING if source in VERIFIED_SOURCES else State.REPORTED
+    department = suggest_unit(small_class, area)
+    case = _insert_case(
+        dict(
+            idempotency_key=idempotency_key,
+            source=source,
+            case_type=case_type,
+            small_class_id=small_class.id,
+            standard_id=standard.id if standard is not None else None,
+            description=description.strip(),
+            address=address.strip(),
+            urgency=urgency,
+            x=float(x),
+            y=float(y),
+            datum=datum,
+            accuracy_m=None if accuracy_m is None else float(accuracy_m),
+            layer_x=location.x,
+            layer_y=location.y,
+            layer_version=location.layer_version,
+            unit_grid_id=unit_grid_id,
+            area_id=area.id,
+            area_path=area.path,
+            located_in_gap=location.gap,
+            in_fringe=in_fringe,
+            reporter_id=reporter.id,
+            state=state.value,
+            suggested_department_id=department.id if department is not None else None,
+            reported_at=now,
+            register_due_at=(
+                clocks.stage_due(now, clocks.register_limit(in_fringe)) if state is State.REPORTED else None
+            ),
+            assignee_id=worker_id if state is State.VERIFYING else None,
+        ),
+        now,
     )
-    if case.state == State.REPORTED.value:
-        case.register_due_at = clocks.stage_due(now, clocks.register_limit(in_fringe))
+    if case is None:
+        # The key was used before (or by a concurrent filing, which the unique index waited for).
+        return _same_report(_case_by_key(idempotency_key), reporter), False
+    # The rows the case points at are at hand: keep them on it, so reading it costs no query.
+    for name, row in (
+        ("small_class", small_class),
+        ("standard", standard),
+        ("area", area),
+        ("unit_grid", area if unit_grid_id == area.id else None),
+        ("reporter", reporter),
+        ("suggested_department", department),
+    ):
+        set_committed_value(case, name, row)
     payload: dict = {"source": source, "located_in_gap": location.gap}
-    if case.state == State.VERIFYING.value:
-        case.assignee_id = payload["assigned_to"] = worker_id
-    if idempotency_key is None:
-        _insert_case(case, now)
-    else:
-        # The unique index decides: a key filed before (or by a concurrent filing) takes its case.
-        try:
-            with db.session.begin_nested():
-                _insert_case(case, now)
-        except IntegrityError:
-            existing = _case_by_key(idempotency_key)
-            if existing is None:
-                raise
-            return _same_report(existing, reporter)
+    if state is State.VERIFYING:
+        payload["assigned_to"] = worker_id
     event = _append_event(case, reporter, "file", None, case.state_enum, now, payload=payload)
     events = [event]
     if self_handled:
@@ -229,7 +241,7 @@ def file_case(
         _flush()
     # A new case's timeline is the events just written: no query when it is read.
     set_committed_value(case, "events", events)
-    return case
+    return case, True
 
 
 def _area_worker_fringe(area_id: int, unit_grid_id: int | None) -> tuple[Area, int | None, bool]:
@@ -263,10 +275,21 @@ def in_fringe(area: Area) -> bool:
     return bool(db.session.scalar(select(_fringe_clause(literal(area.path)))))
 
 
-def _insert_case(case: Case, now: datetime) -> None:
-    case.number = next_case_number(now)
-    db.session.add(case)
-    db.session.flush()
+def _insert_case(values: dict, now: datetime) -> Case | None:
+    """Number and insert the case in one statement; None if its idempotency key is taken.
+
+    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING``: a first filing pays
+    no lookup. A refused insert gives its number back (this transaction still holds the
+    day's counter row, so no later number can have been handed out): numbers stay gap-free.
+    """
+    number = next_case_number(now)
+    statement = upsert(Case).values(number=number, **values)
+    if values["idempotency_key"] is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[Case.idempotency_key])
+    case = db.session.scalars(statement.returning(Case)).first()
+    if case is None:
+        give_back_case_number(number)
+    return case
 
 
 def _check_text(problems: dict, field: str, value, limit: int) -> None:

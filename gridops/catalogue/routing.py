@@ -20,11 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import contains_eager
-
-from gridops.catalogue.models import RoutingRule, SmallClass
-from gridops.extensions import db
+from gridops.catalogue.cache import ReferenceData, RuleRow, attached, reference_data
+from gridops.catalogue.models import SmallClass
 from gridops.org.models import Department
 from gridops.territory.models import Area
 
@@ -52,20 +49,13 @@ def _depths(area: Area | None) -> dict[int, int]:
     return {area_id: depth for depth, area_id in enumerate(area.ancestor_ids)} if area is not None else {}
 
 
-def _best_rule(small_class: SmallClass, depths: dict[int, int]) -> RoutingRule | None:
-    if not depths:
-        return None
-    rules = db.session.scalars(
-        select(RoutingRule)
-        .join(RoutingRule.department)
-        .where(
-            RoutingRule.active.is_(True),
-            Department.active.is_(True),
-            RoutingRule.area_id.in_(list(depths)),
-            or_(RoutingRule.small_class_id == small_class.id, RoutingRule.small_class_id.is_(None)),
-        )
-        .options(contains_eager(RoutingRule.department))
-    ).all()
+def _best_rule(small_class: SmallClass, depths: dict[int, int], data: ReferenceData) -> RuleRow | None:
+    rules = [
+        rule
+        for area_id in depths
+        for rule in data.rules_by_area.get(area_id, ())
+        if rule.small_class_id is None or rule.small_class_id == small_class.id
+    ]
     order = BASIS_ORDER[small_class.case_type]
     return min(
         rules,
@@ -92,20 +82,13 @@ def _nearest(departments: list[Department], depths: dict[int, int], kind: str | 
     )
 
 
-def suggest_unit_with_reason(small_class: SmallClass, area: Area | None) -> tuple[Department | None, RoutingReason]:
-    """The suggested handling unit for a case of ``small_class`` located in ``area``, and why."""
+def _choose(small_class: SmallClass, area: Area | None) -> tuple[Department | None, RoutingReason]:
+    data = reference_data()
     depths = _depths(area)
-    rule = _best_rule(small_class, depths)
+    rule = _best_rule(small_class, depths, data)
     if rule is not None:
-        return rule.department, RoutingReason("rule", rule_id=rule.id, basis=rule.basis)
-    departments = list(
-        db.session.scalars(
-            select(Department).where(
-                Department.active.is_(True),
-                or_(Department.area_id.in_(list(depths)), Department.area_id.is_(None)),
-            )
-        )
-    )
+        return data.departments[rule.department_id], RoutingReason("rule", rule_id=rule.id, basis=rule.basis)
+    departments = [d for d in data.departments.values() if d.area_id is None or d.area_id in depths]
     if small_class.default_unit_kind:
         department = _nearest(departments, depths, small_class.default_unit_kind)
         if department is not None:
@@ -114,12 +97,18 @@ def suggest_unit_with_reason(small_class: SmallClass, area: Area | None) -> tupl
         department = _nearest(departments, depths, kind)
         if department is not None:
             return department, RoutingReason("territorial_fallback", kind=kind)
-    department = _nearest(departments, depths, None) or db.session.scalar(
-        select(Department).where(Department.active.is_(True)).order_by(Department.id).limit(1)
+    department = _nearest(departments, depths, None) or min(
+        data.departments.values(), key=lambda d: d.id, default=None
     )
     if department is not None:
         return department, RoutingReason("any_unit", kind=department.kind)
     return None, RoutingReason("none")
+
+
+def suggest_unit_with_reason(small_class: SmallClass, area: Area | None) -> tuple[Department | None, RoutingReason]:
+    """The suggested handling unit for a case of ``small_class`` located in ``area``, and why."""
+    department, reason = _choose(small_class, area)
+    return (attached(department) if department is not None else None), reason
 
 
 def suggest_unit(small_class: SmallClass, area: Area | None) -> Department | None:

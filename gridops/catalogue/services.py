@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 
 from gridops.auth.models import User
 from gridops.auth.permissions import is_admin
 from gridops.catalogue.defaults import BIG_CLASSES, NINE_WORDS, SMALL_CLASSES
 from gridops.catalogue.models import BigClass, CatalogueChange, FilingStandard, RoutingRule, SmallClass
+from gridops.catalogue.cache import attached, reference_data
 from gridops.catalogue.routing import suggest_unit, suggest_unit_with_reason
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
@@ -322,20 +322,10 @@ def find_small_class(case_type: str, code: str) -> SmallClass:
     """The active small class ``code`` of ``case_type`` (under an active big class)."""
     if case_type not in CASE_TYPES:
         raise ValidationFailed.field("case_type", _("must be one of %(values)s", values=", ".join(CASE_TYPES)))
-    small_class = db.session.scalars(
-        select(SmallClass)
-        .join(SmallClass.big_class)
-        .where(
-            SmallClass.case_type == case_type,
-            SmallClass.code == code,
-            SmallClass.active.is_(True),
-            BigClass.active.is_(True),
-        )
-        .options(joinedload(SmallClass.standards))
-    ).unique().first()
+    small_class = reference_data().small_classes.get((case_type, code)) if isinstance(code, str) else None
     if small_class is None:
         raise ValidationFailed.field("small_class", _("no active small class has the code %(code)s", code=repr(code)))
-    return small_class
+    return attached(small_class)
 
 
 # --- seeding ------------------------------------------------------------------------------

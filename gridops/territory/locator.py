@@ -1,7 +1,8 @@
 """Which unit grid a position falls in: an in-memory Shapely index over the active territory.
 
 The index is built once per process from the ``area`` table and rebuilt when
-``GridLayer.version`` changes; ``get_locator()`` checks the version with one small query.
+``GridLayer.version`` changes; ``get_locator()`` checks the version once per app context
+(``gridops.versions``).
 Edge rules (domain.md §2): a point on a shared border goes to the covering grid with the
 lowest code; a point in no unit grid goes to the smallest enclosing area with ``gap=True``;
 a point outside every area is refused with ``OutsideTerritory``.
@@ -24,7 +25,8 @@ from sqlalchemy import select
 from gridops.errors import OutsideTerritory, ValidationFailed
 from gridops.extensions import db
 from gridops.territory.datum import DATUMS, INPUT_DATUMS, check_datum, convert_many, converter
-from gridops.territory.models import Area, AreaLevel, GridLayer
+from gridops.territory.models import Area, AreaLevel
+from gridops.versions import current_versions, forget_versions
 
 _EXTENSION_KEY = "gridops.locator"
 #: Raster cells per unit grid at most, which bounds the lookup raster's memory (8 bytes a cell).
@@ -314,25 +316,24 @@ def _slot() -> _LocatorSlot:
 
 def get_locator() -> Locator:
     """The locator for the current grid layer, rebuilt if the layer's version has moved on."""
-    layer = db.session.execute(
-        select(GridLayer.id, GridLayer.version, GridLayer.datum).order_by(GridLayer.id).limit(1)
-    ).first()
-    if layer is None:
+    key = current_versions().layer
+    if key is None:
         raise OutsideTerritory("no territory grid layer has been imported yet", {})
-    key = tuple(layer)
+    _, version, datum = key
     slot = _slot()
     current = slot.current
     if current is None or current[0] != key:
         with slot.lock:
             current = slot.current
             if current is None or current[0] != key:
-                current = (key, load_locator(layer.datum, layer.version))
+                current = (key, load_locator(datum, version))
                 slot.current = current
     return current[1]
 
 
 def reset_locator() -> None:
     """Forget the current app's locator, so the next lookup rebuilds it (tests reuse versions)."""
+    forget_versions()
     slot = _slot()
     with slot.lock:
         slot.current = None

@@ -26,6 +26,7 @@ from gridops.catalogue.models import CatalogueChange
 from gridops.db import utcnow
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
+from gridops.versions import CLOCK_KEY, current_versions, forget_versions
 from gridops.worktime.calendars import OFFICIAL_YEARS, DayOverride, WorkCalendar
 from gridops.worktime.clocks import CityClock, ClockType, Thresholds
 from gridops.worktime.models import CalendarDay, CitySetting
@@ -34,7 +35,6 @@ from gridops.worktime.schedules import WorkSchedule
 SCHEDULE_KEY = "worktime.schedule"
 THRESHOLDS_KEY = "worktime.thresholds"
 ENTERED_YEARS_KEY = "worktime.entered_years"
-VERSION_KEY = "worktime.version"
 REGISTRATION_KEY = "worktime.registration_limits"
 #: Longest registration limit accepted, in working hours (a week of office hours is 40).
 REGISTRATION_MAX_HOURS = 80
@@ -66,8 +66,9 @@ def _put_setting(key: str, value: Any, actor: User | None) -> None:
 
 def _bump_version(actor: User | None) -> None:
     """Give the settings a fresh version token, so every process rebuilds its clock."""
-    _put_setting(VERSION_KEY, secrets.token_hex(8), actor)
+    _put_setting(CLOCK_KEY, secrets.token_hex(8), actor)
     g.pop(_G_KEY, None)
+    forget_versions()
 
 
 def _day_entity_id(day: date) -> int:
@@ -322,8 +323,8 @@ def _slot() -> _ClockSlot:
 def get_city_clock() -> CityClock:
     """The city's clock, rebuilt only when the stored settings' version has changed.
 
-    The version is read once per app context (a request, a job run), so listing many cases
-    costs one small query; changes made in this context through the services are seen at once.
+    The version is read once per app context (a request, a job run) with the other cached
+    data's (``gridops.versions``); changes made in this context are seen at once.
     """
     return city_settings().clock
 
@@ -338,7 +339,7 @@ def city_settings() -> CitySettings:
     memo = g.get(_G_KEY)
     if memo is not None:
         return memo
-    version = db.session.scalar(select(CitySetting.value).where(CitySetting.key == VERSION_KEY))
+    version = current_versions().clock
     slot = _slot()
     current = slot.current
     if current is None or current[0] != version:
@@ -354,6 +355,7 @@ def city_settings() -> CitySettings:
 def reset_city_clock() -> None:
     """Forget the app's cached clock (tests reuse an emptied database)."""
     g.pop(_G_KEY, None)
+    forget_versions()
     slot = _slot()
     with slot.lock:
         slot.current = None
