@@ -47,6 +47,7 @@ MAIN_NAV: list[NavItem] = [
     NavItem("hotline.gazetteer", _l("Gazetteer"), permissions.can_manage_gazetteer, "hotline.gazetteer"),
     NavItem("supervision.inbox", _l("Supervision"), permissions.can_use_supervision_inbox, "supervision.",
             badge=_unread_orders),
+    NavItem("admin.index", _l("Administration"), permissions.is_admin, "admin."),
 ]
 
 
