@@ -16,7 +16,7 @@ from gridops.extensions import db
 from gridops.tablet.queries import local_midnight, open_tasks, recent_class_ids, todays_reports
 from gridops.tablet.tiles import catalogue_tiles
 from gridops.tablet.queries import active_classes
-from tests.case_factories import GRID1_XY, GRID4_XY, T0, later, make_case, make_world, png_bytes
+from tests.case_factories import GRID1_XY, GRID4_XY, T0, later, make_case, make_state, make_world, png_bytes
 from tests.factories import PASSWORD
 
 
@@ -34,7 +34,7 @@ def sign_in(client, username):
 # -- queries ------------------------------------------------------------------------------------
 
 
-def test_tasks_are_the_verifications_and_checks_in_my_grids_least_time_left_first(world):
+def test_tasks_are_my_verifications_and_checks_least_time_left_first(world):
     worker = world.user("grid_worker")
     to_verify = make_case("verifying", world=world, now=T0)
     to_check = make_case("handled", world=world, now=later(1))
@@ -52,6 +52,19 @@ def test_tasks_are_the_verifications_and_checks_in_my_grids_least_time_left_firs
 def test_tasks_of_another_worker_are_not_mine(world):
     make_case("handled", world=world)
     assert open_tasks(world.outsiders["grid_worker"], later(1)) == []
+
+
+def test_a_task_follows_its_assignee_not_the_grid(world):
+    worker, other = world.user("grid_worker"), world.outsiders["grid_worker"]
+    case = make_case("verifying", world=world)
+    assert case.assignee_id == worker.id
+    case.assignee_id = other.id
+    db.session.flush()
+    assert open_tasks(worker, later(1)) == []
+    assert [task.case.id for task in open_tasks(other, later(1))] == []  # assigned, but outside their scope
+    case.assignee_id = worker.id
+    make_state(world, case, "reported")
+    assert case.assignee_id is None and open_tasks(worker, later(1)) == []
 
 
 def test_todays_reports_count_from_midnight_in_the_city(world):

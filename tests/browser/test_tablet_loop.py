@@ -108,3 +108,26 @@ def test_report_to_closure_on_a_tablet(page_for, world, photo, screenshot_dir):
     assert [event.action for event in case.events] == ["file", "register", "dispatch", "sign", "feedback", "check_pass"]
     for page in (worker, intake, dispatcher, unit):
         assert page.console_errors == []
+
+
+def test_verify_a_hotline_report_on_site(page_for, app, photo, screenshot_dir):
+    from tests.case_factories import make_case
+
+    world = make_world()
+    number = make_case("verifying", world=world).number
+    db.session.commit()
+    db.session.close()
+    worker = open_tablet(page_for, 1280, 800, gps=GRID1_GPS)
+    worker.locator(".task", has_text=number).locator("a").click()
+    worker.wait_for_url(f"**/tablet/tasks/{number}")
+    assert "现场核实" in worker.inner_text("h1")
+    worker.wait_for_function("document.getElementById('task-distance').textContent.includes('米')")
+    worker.set_input_files("#verify-photos", photo)
+    assert worker.locator("[data-preview-for='verify-photos'] img").count() == 1
+    worker.screenshot(path=str(screenshot_dir / "tablet-verify-1280x800.png"), full_page=True)
+    worker.click("form.answer-verify button[type=submit]")
+    worker.wait_for_url("**/tablet/")
+    assert number in worker.inner_text(".flash-success")
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    assert case.state == "reported" and case.assignee_id is None
+    assert worker.console_errors == []
