@@ -66,11 +66,15 @@ def by_time_left(stmt: Select) -> Select:
 
 
 def pending_request_clause(kinds: Sequence[str] | None = None):
-    """The case has a pending return, extension or suspension request (of ``kinds``)."""
-    clause = and_(CaseRequest.case_id == Case.id, CaseRequest.status == "pending")
+    """The case has a pending return, extension or suspension request (of ``kinds``).
+
+    An uncorrelated IN: the database hashes the few pending requests once instead of
+    probing them once per case while counting.
+    """
+    pending = select(CaseRequest.case_id).where(CaseRequest.status == "pending")
     if kinds:
-        clause = and_(clause, CaseRequest.kind.in_(list(kinds)))
-    return select(CaseRequest.id).where(clause).correlate(Case).exists()
+        pending = pending.where(CaseRequest.kind.in_(list(kinds)))
+    return Case.id.in_(pending)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from gridops.auth import permissions
 from gridops.auth.roles import Role
@@ -38,6 +39,16 @@ PAGE_SIZE = 50
 WORKSPACES = {"command": "workspaces.command", "inbox": "workspaces.inbox", "leader": "workspaces.leader"}
 #: Seconds between two polls of the "changes since" endpoint.
 POLL_SECONDS = 15
+
+
+#: What a listed case shows, loaded with it rather than one query per case and relation.
+LIST_LOADS = (
+    joinedload(Case.small_class),
+    joinedload(Case.standard),
+    joinedload(Case.unit_grid),
+    joinedload(Case.area),
+    joinedload(Case.holder_department),
+)
 
 
 def _now() -> datetime:
@@ -91,7 +102,7 @@ def workspace_queue(queue_set, filters: CaseFilter, now: datetime, selected: str
     """(counts, the selected queue's first cases, their colours) for a workspace page."""
     counts, yellow = queues.queue_counts_for(_base(filters), queue_set, now)
     stmt = _base(filters).where(queues.queue_clause(selected, now, yellow))
-    cases = list(db.session.scalars(queues.by_time_left(stmt).limit(PAGE_SIZE)))
+    cases = list(db.session.scalars(queues.by_time_left(stmt).options(*LIST_LOADS).limit(PAGE_SIZE)))
     colours = queues.warning_colours([c.id for c in cases], now)
     return counts, cases, colours
 
@@ -163,6 +174,7 @@ def command():
         now=now,
         pending=pending,
         units=units,
+        unit_options=[(unit.id, unit_name(unit)) for unit in units],
         areas=_area_choices(),
         filter_values=filter_values,
         can_dispatch=can_dispatch and selected == "dispatch",
@@ -258,7 +270,7 @@ def inbox():
     sections = []
     for queue in queues.INBOX_QUEUES:
         stmt = base.where(queues.queue_clause(queue.key, now))
-        cases = list(db.session.scalars(queues.by_time_left(stmt).limit(PAGE_SIZE)))
+        cases = list(db.session.scalars(queues.by_time_left(stmt).options(*LIST_LOADS).limit(PAGE_SIZE)))
         sections.append((queue, cases))
     all_cases = [case for _queue, cases in sections for case in cases]
     colours = queues.warning_colours([case.id for case in all_cases], now)
