@@ -147,3 +147,15 @@ def test_the_gazetteer_page_imports_for_administrators_only(client, auth, world)
                       content_type="multipart/form-data")
     assert bad.status_code == 422 and "row 2.datum" in bad.get_data(as_text=True)
     assert count(GazetteerPlace) == 1
+
+
+def test_the_case_page_flags_an_unlocated_fallback_order_for_the_intake_operator(client, auth, world):
+    complaint = log_complaint(world.user("hotline_operator"), caller_name=NAME, phone=PHONE, content="不知道具体位置",
+                              case_type="event", small_class_code="0102", area_code="411302001001",
+                              no_clear_owner=True)
+    db.session.commit()
+    auth.login("intake_operator")
+    page = client.get(f"/cases/{complaint.case.number}").get_data(as_text=True)
+    assert 'id="hotline-panel-title"' in page and "badge-fallback" in page and "badge-red" in page
+    assert f"/hotline/cases/{complaint.case.number}" in page
+    assert PHONE not in page and NAME not in page

@@ -55,6 +55,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@bp.app_context_processor
+def hotline_order_lookup() -> dict:
+    """``hotline_order_of(case)`` for the case page's hotline panel (its flags, a link to the order)."""
+    return {"hotline_order_of": services.order_of}
+
+
 @bp.context_processor
 def hotline_helpers() -> dict:
     return {
