@@ -79,6 +79,7 @@ def demo_command(host: str, port: int, full_grids: bool, no_serve: bool, databas
 def register_cli(app: Flask) -> None:
     """Attach the admin command groups to the app's CLI."""
     from gridops.auth.cli import tokens_cli, users_cli
+    from gridops.cases.cli import duplicate_rules_command
     from gridops.catalogue.cli import calendar_cli, catalogue_cli
     from gridops.hotline.cli import gazetteer_cli
     from gridops.jobs.cli import scheduler_command
@@ -91,3 +92,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(calendar_cli)
     app.cli.add_command(gazetteer_cli)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(duplicate_rules_command)

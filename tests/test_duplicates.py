@@ -171,3 +171,13 @@ def test_api_lists_duplicates_best_first(client, world):
     assert response.status_code == 422 and "x" in response.get_json()["fields"]
     response = client.get(f"/api/v1/cases/{near.number}/duplicates", headers=outsider)
     assert response.status_code == 404
+
+
+def test_duplicate_rules_command(runner, world):
+    result = runner.invoke(args=["duplicate-rules"])
+    assert result.exit_code == 0 and "radius 50 m, window 24 h" in result.output
+    result = runner.invoke(args=["duplicate-rules", "--radius-m", "80"])
+    assert result.exit_code == 0 and "radius 80 m, window 24 h" in result.output
+    assert duplicate_rules().radius_m == 80
+    result = runner.invoke(args=["duplicate-rules", "--window-hours", "0"])
+    assert result.exit_code != 0 and "window_hours" in result.output

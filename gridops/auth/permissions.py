@@ -251,3 +251,14 @@ SUPERVISION_INBOX_ROLES = (Role.UNIT_STAFF, Role.SHIFT_LEADER, Role.AREA_LEAD, R
 def can_use_supervision_inbox(user: User | None) -> bool:
     """Open the supervision inbox (督办): the roles orders are addressed to."""
     return has_role(user, *SUPERVISION_INBOX_ROLES)
+
+
+#: Roles whose API token may serve as an Open311 api_key: the desks that take in public
+#: reports. An outside 311 app gets a user of such a role (scoped to the area it serves)
+#: and a token; what it files is a public report, verified on site before registration.
+OPEN311_ROLES = {Role.HOTLINE_OPERATOR, Role.INTAKE_OPERATOR}
+
+
+def can_file_open311_reports(user: User | None) -> bool:
+    """File public reports through Open311 GeoReport v2 with this user's API token as api_key."""
+    return has_role(user, *OPEN311_ROLES)
