@@ -14,7 +14,7 @@ from gridops.errors import StaleCase
 from gridops.extensions import db
 from gridops.workspaces import queues
 from gridops.workspaces.services import DispatchItem, dispatch_batch
-from tests.case_factories import GRID4_XY, T0, act, later, make_case, make_world, png_bytes
+from tests.case_factories import GRID1_XY, GRID4_XY, T0, act, later, make_case, make_world, png_bytes
 from tests.factories import PASSWORD
 
 
@@ -297,3 +297,16 @@ def test_leader_figures_count_today_per_area_and_unit(world, client):
     assert "环卫处" in page
     week = client.get("/work/leader?span=week").get_data(as_text=True)
     assert "宛城区" in week
+
+
+def test_due_soon_uses_the_longer_registration_limit_in_the_urban_rural_fringe(world):
+    world.areas["grid2"].urban_rural_fringe = True
+    db.session.flush()
+    fringe = make_case("reported", world=world, xy=(GRID1_XY[0] + 0.001073, GRID1_XY[1]))
+    plain = make_case("reported", world=world)
+    assert fringe.in_fringe and not plain.in_fringe
+    intake = world.user("intake_operator")
+    # 1.7 h after filing: the plain case (1 wh) is overdue, the fringe case (2 wh) is due soon.
+    assert listed(intake, "yellow", later(1.7)) == [fringe.number]
+    assert case_colour(fringe, later(1.7)) == "yellow"
+    assert listed(intake, "overdue", later(1.7)) == [plain.number]

@@ -188,3 +188,6 @@ def test_every_workspace_control_has_a_label(page_for, world):
         )
         assert unlabelled == [], (path, unlabelled)
         assert re.search(r"\d", page.locator(".queue-count").first.inner_text())
+        # At 200 % zoom (half the CSS width) nothing needs sideways scrolling.
+        page.set_viewport_size({"width": 640, "height": 400})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 640, path
