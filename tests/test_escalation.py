@@ -161,6 +161,22 @@ def test_each_level_at_its_instant_with_its_recipients(app):
     assert order.basis_at == local(2026, 6, 1, 16)
 
 
+def test_a_long_limit_is_looked_at_again_until_its_exact_level_2(app):
+    """After level 1 the sweep looks again at the working-day floor; the 50 % share may come later."""
+    world = make_world()
+    # Illegal outdoor advertising: 5 working days from Monday 1 June 10:00, due Monday 8 June 18:00;
+    # level 2 (50 % = 23 working hours) Thursday 11 June 17:00, after the floor (Tuesday 9 June 18:00).
+    case = make_case("handling", world=world, small_class_code="0203", now=T0)
+    assert case.handle_due_at == local(2026, 6, 8, 18)
+    assert sweep_escalations(local(2026, 6, 8, 18)).orders == {0: 1, 1: 1}
+    assert _watch(case).next_at == local(2026, 6, 9, 18)
+    assert sweep_escalations(local(2026, 6, 9, 18)).created == 0
+    assert _watch(case).next_at == local(2026, 6, 11, 17)
+    assert sweep_escalations(local(2026, 6, 11, 16, 59)).examined == 0
+    assert sweep_escalations(local(2026, 6, 11, 17)).orders == {2: 1}
+    assert _watch(case).next_at == local(2026, 6, 16, 18)
+
+
 def test_catch_up_after_downtime_writes_every_missed_level_once(app):
     case = make_case("handling", now=T0)
     result = sweep_escalations(local(2026, 6, 10, 9))

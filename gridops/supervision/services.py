@@ -28,7 +28,7 @@ from gridops.db import utcnow
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
-from gridops.supervision.ladder import LAST_STEP, step_times
+from gridops.supervision.ladder import LAST_STEP, Ladder
 from gridops.supervision.models import (
     EscalationWatch,
     OutboxMessage,
@@ -75,7 +75,7 @@ def track_case(case: Case, *, city: CityClock | None = None, policy: EscalationP
         city = city or get_city_clock()
         policy = policy or escalation_policy()
         clock = handling_limit(case)[1].value
-        first = step_times(city, policy, case.dispatched_at, case.handle_due_at, clock)[0]
+        first = Ladder(city, policy, case.dispatched_at, case.handle_due_at, clock).at(0)
         values = dict(
             case_id=case.id, stage="handling", started_at=case.dispatched_at, due_at=case.handle_due_at,
             clock=clock, next_step=0, next_at=first,
@@ -172,6 +172,19 @@ def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepRe
     policy = escalation_policy()
     result = SweepResult()
     gateway = notifications_enabled()
+    terms: dict[tuple[str, int], dict] = {}
+    days: dict = {}
+
+    def reply_terms(kind: str, level: int) -> dict:
+        """Whether an order asks for a reply, and by when (the same for every order of this sweep)."""
+        if (kind, level) not in terms:
+            hours = policy.reply_limit(kind, level)
+            terms[kind, level] = dict(
+                reply_required=hours is not None,
+                reply_due_at=city.due_at(now, hours, ClockType.WORKING_HOURS) if hours else None,
+            )
+        return terms[kind, level]
+
     while True:
         rows = _claim(now, batch_size)
         if not rows:
@@ -184,6 +197,7 @@ def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepRe
         orders: list[dict] = []
         addressees: list[list[dict]] = []
         moves: list[dict] = []
+        resets: list[dict] = []
         ended: list[int] = []
         for row in rows:
             if row.state not in HANDLING_STATES or row.handle_due_at is None:
@@ -193,16 +207,13 @@ def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepRe
             if due != row.handle_due_at or started != row.dispatched_at:
                 # The case moved on without telling us (it always should): start its ladder again.
                 started, due, step = row.dispatched_at, row.handle_due_at, 0
-            times = step_times(city, policy, started, due, row.clock)
-            while step <= LAST_STEP and times[step] <= now:
+            ladder = Ladder(city, policy, started, due, row.clock, days)
+            while step <= LAST_STEP and ladder.hint(step) <= now and ladder.at(step) <= now:
                 kind = _step_kind(step)
-                hours = policy.reply_limit(kind, step)
                 orders.append(
                     dict(
                         case_id=row.case_id, kind=kind, level=step, basis_at=due, instruction="",
-                        reply_required=hours is not None,
-                        reply_due_at=city.due_at(now, hours, ClockType.WORKING_HOURS) if hours else None,
-                        created_at=now, department_id=row.holder_department_id,
+                        **reply_terms(kind, step), created_at=now, department_id=row.holder_department_id,
                     )
                 )
                 addressees.append(_recipients(step, row.holder_department_id, parents, row.area_path))
@@ -210,20 +221,27 @@ def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepRe
                 step += 1
             if step > LAST_STEP:
                 ended.append(row.case_id)
+            elif (started, due) == (row.started_at, row.due_at):
+                moves.append(dict(k_case=row.case_id, k_stage=row.stage, next_step=step, next_at=ladder.hint(step)))
             else:
-                moves.append(
+                resets.append(
                     dict(k_case=row.case_id, k_stage=row.stage, started_at=started, due_at=due,
-                         next_step=step, next_at=times[step])
+                         next_step=step, next_at=ladder.hint(step))
                 )
         _write_orders(orders, addressees, now, gateway)
         table = EscalationWatch.__table__
+        key = (table.c.case_id == bindparam("k_case")) & (table.c.stage == bindparam("k_stage"))
         if moves:
             db.session.execute(
-                update(table)
-                .where(table.c.case_id == bindparam("k_case"), table.c.stage == bindparam("k_stage"))
-                .values(started_at=bindparam("started_at"), due_at=bindparam("due_at"),
-                        next_step=bindparam("next_step"), next_at=bindparam("next_at")),
+                update(table).where(key).values(next_step=bindparam("next_step"), next_at=bindparam("next_at")),
                 moves,
+                execution_options={"synchronize_session": False},
+            )
+        if resets:
+            db.session.execute(
+                update(table).where(key).values(started_at=bindparam("started_at"), due_at=bindparam("due_at"),
+                                                 next_step=bindparam("next_step"), next_at=bindparam("next_at")),
+                resets,
                 execution_options={"synchronize_session": False},
             )
         if ended:
