@@ -273,7 +273,7 @@ def test_detail_shows_the_callers_allowed_actions_and_an_etag(client, world):
     assert response.status_code == 200
     data = response.get_json()
     assert response.headers["ETag"] == f'"{data["version"]}"'
-    assert [action["name"] for action in data["allowed_actions"]] == ["register", "cancel"]
+    assert [action["name"] for action in data["allowed_actions"]] == ["register", "cancel", "merge"]
     cancel = data["allowed_actions"][1]
     assert cancel["required"] == ["reason"] and cancel["target"] == "cancelled"
     dispatcher = client.get(f"/api/v1/cases/{number}", headers=world.headers("dispatcher")).get_json()

@@ -260,6 +260,7 @@ def detail_response(case: Case, status: int = 200, events: list[CaseEvent] | Non
     neither it nor its photos are read again.
     """
     now = utcnow()
+    just_filed = events is not None
     if events is None:
         events = db.session.scalars(
             select(CaseEvent)
@@ -276,7 +277,8 @@ def detail_response(case: Case, status: int = 200, events: list[CaseEvent] | Non
         case, case_colour(case, now), list(events), list(photos),
         services.allowed_actions(case, current_user), api_prefix(),
     )
-    data.update(merge_links(case))
+    # A case just filed has taken part in no merge yet: nothing to look up.
+    data.update({"merged_into": None, "merged_cases": []} if just_filed else merge_links(case))
     response = jsonify(data)
     response.status_code = status
     response.set_etag(str(case.version))

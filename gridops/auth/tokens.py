@@ -60,9 +60,11 @@ def issue_token(
 def user_for_token(secret: str, now: datetime | None = None) -> tuple[User | None, bool]:
     """The active user behind a valid token (or None), and whether ``last_used_at`` was updated."""
     now = now or utcnow()
-    # The user comes in the same query: every API call pays for this lookup.
+    # The user and their area (scope checks) come in the same query: every API call pays for it.
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == digest(secret)).options(joinedload(ApiToken.user))
+        select(ApiToken)
+        .where(ApiToken.token_hash == digest(secret))
+        .options(joinedload(ApiToken.user).joinedload(User.area))
     )
     if token is None or not token.is_valid(now) or not token.user.active:
         return None, False
