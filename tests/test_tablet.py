@@ -13,9 +13,8 @@ from sqlalchemy import select
 from gridops.cases.models import Case
 from gridops.catalogue.models import BigClass, SmallClass
 from gridops.extensions import db
-from gridops.tablet.queries import local_midnight, open_tasks, recent_class_ids, todays_reports
+from gridops.tablet.queries import active_classes, local_midnight, open_tasks, recent_class_ids, todays_reports
 from gridops.tablet.tiles import catalogue_tiles
-from gridops.tablet.queries import active_classes
 from tests.case_factories import GRID1_XY, GRID4_XY, T0, later, make_case, make_state, make_world, png_bytes
 from tests.factories import PASSWORD
 

@@ -7,7 +7,6 @@ so they survive a lost network); answers to tasks are plain form posts.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from gridops.cases.views import (
     unit_name,
 )
 from gridops.config import PROJECT_ROOT
+from gridops.db import utcnow
 from gridops.errors import DomainError
 from gridops.extensions import db
 from gridops.i18n import current_locale
@@ -77,8 +77,8 @@ SHELL_ASSETS = (
     "tablet/icon-192.png",
     "tablet/icon-512.png",
 )
-
-
+#: Endpoints any browser may fetch: they hold no personal data (a manifest is fetched without cookies).
+PUBLIC_ENDPOINTS = frozenset({"tablet.service_worker", "tablet.manifest"})
 TASK_LABELS = {"verify": _l("Verify on site"), "check": _l("Check on site")}
 PHOTO_KIND_LABELS = {"near": _l("near view"), "far": _l("far view"), "after": _l("after handling"), "other": _l("other")}
 
@@ -116,14 +116,6 @@ def tablet_helpers() -> dict:
     }
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-#: Endpoints any browser may fetch: they hold no personal data (a manifest is fetched without cookies).
-PUBLIC_ENDPOINTS = frozenset({"tablet.service_worker", "tablet.manifest"})
-
-
 @bp.before_request
 def only_grid_workers():
     """Every tablet page is the grid worker's; the installable shell's files are public."""
@@ -151,7 +143,7 @@ def _map_config() -> dict:
 @bp.route("/")
 def home():
     """My grids and position on the map, my on-site tasks by time left, today's reports."""
-    now = _now()
+    now = utcnow()
     return render_template(
         "tablet/home.html",
         tasks=open_tasks(current_user, now),
@@ -178,7 +170,7 @@ def report():
 def task(number: str):
     """A case waiting for me on site: what, where, its photos, and my possible answers."""
     case = load_case(number)
-    now = _now()
+    now = utcnow()
     kind = TASK_STATES.get(case.state_enum)
     names = TASK_ACTIONS.get(kind, ())
     actions = [action for action in allowed_actions(case, current_user, now) if action.name in names]

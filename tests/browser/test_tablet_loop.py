@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from gridops.cases.models import Case, CasePhoto
 from gridops.extensions import db
 from tests.browser.test_tablet_pages import GRID1_GPS, open_tablet
-from tests.case_factories import make_world
+from tests.case_factories import make_case, make_world
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -111,8 +111,6 @@ def test_report_to_closure_on_a_tablet(page_for, world, photo, screenshot_dir):
 
 
 def test_verify_a_hotline_report_on_site(page_for, app, photo, screenshot_dir):
-    from tests.case_factories import make_case
-
     world = make_world()
     number = make_case("verifying", world=world).number
     db.session.commit()

@@ -8,6 +8,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from gridops.cases.models import Case
+from gridops.catalogue.models import SmallClass
 from gridops.extensions import db
 from tests.browser.test_tablet_pages import GRID1_GPS, open_tablet
 from tests.case_factories import make_world
@@ -106,8 +107,6 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(page_for, w
 
 
 def test_a_report_the_server_refuses_is_shown_and_not_retried(page_for, world, photos):
-    from gridops.catalogue.models import SmallClass
-
     page = open_tablet(page_for, 1280, 800, gps=GRID1_GPS)
     page.goto("/tablet/report")
     installed(page)

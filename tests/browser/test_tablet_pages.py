@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
+from sqlalchemy import select
 
+from gridops.cases.models import Case
 from gridops.extensions import db
 from gridops.territory.datum import convert
 from tests.case_factories import GRID1_XY, make_case, make_world
@@ -161,11 +164,6 @@ def test_signing_out_forgets_the_pages_kept_for_offline_use(page_for, world):
 
 
 def test_the_pin_is_set_by_tapping_the_map_or_from_the_keyboard(page_for, world, tmp_path):
-    from PIL import Image
-    from sqlalchemy import select
-
-    from gridops.cases.models import Case
-
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (640, 480), (60, 90, 60)).save(photo, "JPEG")
     page = open_tablet(page_for)
@@ -198,10 +196,6 @@ def test_the_pin_is_set_by_tapping_the_map_or_from_the_keyboard(page_for, world,
 
 @pytest.mark.parametrize("path", ["/tablet/", "/tablet/tasks/{number}"])
 def test_portrait_tablet_in_english(page_for, world, screenshot_dir, path):
-    from sqlalchemy import select
-
-    from gridops.cases.models import Case
-
     number = db.session.scalar(select(Case.number).where(Case.state == "handled"))
     db.session.close()
     page = open_tablet(page_for, 800, 1280, locale="en-GB")
