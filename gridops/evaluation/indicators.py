@@ -16,8 +16,21 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, case, distinct, false, func, literal, literal_column, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    distinct,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 
 from gridops.auth.models import User
 from gridops.auth.roles import ROLE_VALUES, Role
@@ -36,6 +49,10 @@ from gridops.territory.models import Area, AreaLevel, ResponsibilityGrid, respon
 AREA_GROUPS = {"district": "district", "subdistrict": "subdistrict", "community": "community", "grid": None}
 #: Sources whose cases count double in deductions (领导交办、媒体曝光).
 PRIORITY_SOURCES = ("leader", "media")
+#: Events counted: dispatches, those that prove a dispatch wrong, on-site checks.
+DISPATCH_ACTIONS = ("dispatch", "redispatch")
+INACCURATE_ACTIONS = ("redispatch", "approve_return")
+CHECK_ACTIONS = ("check_pass", "check_fail")
 #: Follow-up answers that count as satisfied (满意、基本满意).
 SATISFIED = ("satisfied", "basically_satisfied")
 
@@ -164,6 +181,9 @@ def compute_indicators(
     if group_by not in GROUP_BYS:
         raise ValidationFailed.field("group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS)))
     start, end = period.start_utc, period.end_utc
+    if db.engine.dialect.name == "postgresql":
+        # Compiling these wide aggregates costs PostgreSQL's JIT more than running them.
+        db.session.execute(text("SET LOCAL jit = off"))
     departments = department_subtree(department_id) if department_id is not None else None
     grouping = _Grouping(group_by, scope_path, departments)
     totals: dict = defaultdict(dict)
@@ -196,10 +216,12 @@ class _Grouping:
         self.scope_path = scope_path
         self.departments = departments
         self.level: AreaLevel | None = None
-        self.area_map = None
         if group_by in AREA_GROUPS:
             self.level = _level_for(group_by)
-            self.area_map = _area_map(self.level.rank)
+
+    def area_key(self, path_column):
+        """The id of the area of the grouping's level on a materialised path (None above that level)."""
+        return path_part(path_column, self.level.rank)
 
     # -- case attribution ----------------------------------------------------------------------
 
@@ -212,9 +234,8 @@ class _Grouping:
         group_by = self.group_by
         if group_by == "city":
             return stmt, literal_column("'city'")
-        if self.area_map is not None:
-            stmt = stmt.join(self.area_map, self.area_map.c.area_id == Case.area_id)
-            return stmt, self.area_map.c.group_id
+        if self.level is not None:
+            return stmt, self.area_key(Case.area_path)
         if group_by == "unit":
             return stmt.where(Case.holder_department_id.is_not(None)), Case.holder_department_id
         if group_by == "post":
@@ -304,17 +325,29 @@ def _level_for(group_by: str) -> AreaLevel:
     return level
 
 
-def _area_map(rank: int):
-    """A recursive CTE (area_id, group_id): every area at or below ``rank``, with its ancestor at ``rank``.
+def path_part(path_column, depth: int):
+    """SQL: the area id at ``depth`` (0: the city) of a materialised path "/1/5/23/", or NULL.
 
-    Built by walking parent links from the level down, so it costs one step per area and
-    needs no pattern match on paths.
+    Reading the ancestor off the path the case already carries needs no join at all, so a
+    grouping by unit grid costs what a grouping by district does. Levels are nested one rank
+    per step (rank = depth); an id read at a depth is only ever matched to an area of that
+    level, so a hierarchy that skipped a level would leave cases out, never misplace them.
     """
-    anchor = select(Area.id.label("area_id"), Area.id.label("group_id")).where(Area.level_rank == rank)
-    tree = anchor.cte("area_group", recursive=True)
-    parent = tree.alias("parent_group")
-    child = aliased(Area, name="child_area")
-    return tree.union_all(select(child.id, parent.c.group_id).where(child.parent_id == parent.c.area_id))
+    if db.engine.dialect.name == "postgresql":
+        return cast(func.nullif(func.split_part(path_column, "/", depth + 2), ""), Integer)
+    _register_sqlite_path_part()
+    return func.gridops_path_part(path_column, depth)
+
+
+def _sqlite_path_part(path: str | None, depth: int) -> int | None:
+    parts = (path or "").strip("/").split("/")
+    return int(parts[depth]) if 0 <= depth < len(parts) and parts[depth].isdigit() else None
+
+
+def _register_sqlite_path_part() -> None:
+    """Give this session's SQLite connection the path_part function (idempotent, per connection)."""
+    raw = db.session.connection().connection.driver_connection
+    raw.create_function("gridops_path_part", 2, _sqlite_path_part, deterministic=True)
 
 
 def department_subtree(department_id: int) -> set[int]:
@@ -448,8 +481,10 @@ def _event_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
     priority = Case.source.in_(PRIORITY_SOURCES)
     failed = CaseEvent.action == "check_fail"
     third_failure = and_(failed, CaseEvent.payload["rework"].as_integer() == 3)
-    checks = {
-        "checks": func.count(),
+    inaccurate = CaseEvent.action.in_(INACCURATE_ACTIONS)
+    columns = {
+        "inaccurate_dispatches": _count(inaccurate),
+        "checks": _count(CaseEvent.action.in_(CHECK_ACTIONS)),
         "rework_count": _count(failed),
         "rework_cases": func.count(distinct(case((failed, CaseEvent.case_id)))),
         "priority_rework_cases": func.count(distinct(case((and_(failed, priority), CaseEvent.case_id)))),
@@ -472,15 +507,14 @@ def _event_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
             facts[row[0]].update(zip(names, row[1:]))
 
     if grouping.group_by == "unit":
-        # A dispatch counts for the unit it went to; an inaccurate one for the unit it left.
-        add({"dispatches": func.count()}, ("dispatch", "redispatch"), CaseEvent.payload["unit_id"].as_integer())
-        add({"inaccurate_dispatches": func.count()}, ("redispatch", "approve_return"),
-            CaseEvent.payload["from_unit_id"].as_integer())
+        # A dispatch counts for the unit it went to; an inaccurate one for the unit it left;
+        # checks for the unit holding the case.
+        add({"dispatches": func.count()}, DISPATCH_ACTIONS, CaseEvent.payload["unit_id"].as_integer())
+        left = case((inaccurate, CaseEvent.payload["from_unit_id"].as_integer()), else_=Case.holder_department_id)
+        add(columns, INACCURATE_ACTIONS + CHECK_ACTIONS, left)
     else:
-        add({"dispatches": _count(CaseEvent.action.in_(("dispatch", "redispatch"))),
-             "inaccurate_dispatches": _count(CaseEvent.action.in_(("redispatch", "approve_return")))},
-            ("dispatch", "redispatch", "approve_return"))
-    add(checks, ("check_pass", "check_fail"))
+        columns["dispatches"] = _count(CaseEvent.action.in_(DISPATCH_ACTIONS))
+        add(columns, tuple({*DISPATCH_ACTIONS, *INACCURATE_ACTIONS, *CHECK_ACTIONS}))
     return facts
 
 
@@ -514,7 +548,11 @@ def _hotline_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
 
 
 def _patrol_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
-    """Patrol coverage: of a group's unit grids, how many had a patrol report in the period."""
+    """Patrol coverage: of a group's active unit grids, how many had a patrol report in the period.
+
+    Two small aggregates: the grids per group, and the distinct grids among the period's
+    patrol reports per group (a grid worker: among the reports they filed in their own grids).
+    """
     group_by = grouping.group_by
     if group_by in ("unit", "post"):
         return {}
@@ -522,36 +560,40 @@ def _patrol_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
     grids = select(Area.id).where(Area.level_rank == unit_rank, Area.active.is_(True))
     if grouping.scope_path:
         grids = grids.where(Area.path.startswith(grouping.scope_path, autoescape=True))
-    reports = select(Case.unit_grid_id).where(
+    reports = select(Case.id).select_from(Case).where(
         _within(Case.reported_at, start, end), Case.source == "patrol", grouping.case_scope(),
-        Case.unit_grid_id.is_not(None),
+        Case.unit_grid_id.in_(grids),
     )
     link = responsibility_grid_area.c
     if group_by == "worker":
+        owner = ResponsibilityGrid.worker_id
         owned = (
-            select(ResponsibilityGrid.worker_id.label("group_key"), link.area_id.label("grid_id"))
+            select(owner, func.count())
             .join(responsibility_grid_area, link.responsibility_grid_id == ResponsibilityGrid.id)
-            .where(ResponsibilityGrid.worker_id.is_not(None), link.area_id.in_(grids))
-            .subquery()
+            .where(owner.is_not(None), link.area_id.in_(grids))
+            .group_by(owner)
         )
-        reported = reports.where(Case.reporter_id == owned.c.group_key, Case.unit_grid_id == owned.c.grid_id)
+        covered = (
+            reports.join(responsibility_grid_area, link.area_id == Case.unit_grid_id)
+            .join(ResponsibilityGrid, ResponsibilityGrid.id == link.responsibility_grid_id)
+            .where(ResponsibilityGrid.worker_id == Case.reporter_id)
+            .with_only_columns(Case.reporter_id, func.count(distinct(Case.unit_grid_id)), maintain_column_froms=True)
+            .group_by(Case.reporter_id)
+        )
     elif group_by == "city":
-        owned = select(literal_column("'city'").label("group_key"), Area.id.label("grid_id")).where(Area.id.in_(grids)).subquery()
-        reported = reports.where(Case.unit_grid_id == owned.c.grid_id)
+        owned = select(literal_column("'city'"), func.count()).select_from(grids.subquery())
+        covered = reports.with_only_columns(literal_column("'city'"), func.count(distinct(Case.unit_grid_id)))
     else:
-        tree = grouping.area_map
-        owned = (
-            select(tree.c.group_id.label("group_key"), tree.c.area_id.label("grid_id"))
-            .where(tree.c.area_id.in_(grids))
-            .subquery()
-        )
-        reported = reports.where(Case.unit_grid_id == owned.c.grid_id)
-    stmt = select(
-        owned.c.group_key,
-        func.count().label("patrol_grids"),
-        _count(reported.exists()).label("covered_grids"),
-    ).group_by(owned.c.group_key)
-    return {row[0]: {"patrol_grids": row[1], "covered_grids": row[2]} for row in db.session.execute(stmt)}
+        key = grouping.area_key(Area.path)
+        owned = select(key, func.count()).where(Area.id.in_(grids)).group_by(key)
+        case_key = grouping.area_key(Case.area_path)
+        covered = reports.with_only_columns(case_key, func.count(distinct(Case.unit_grid_id))).group_by(case_key)
+    facts: dict = defaultdict(dict)
+    for key, count in db.session.execute(owned):
+        facts[key]["patrol_grids"] = count
+    for key, count in db.session.execute(covered):
+        facts[key]["covered_grids"] = count
+    return facts
 
 
 # ---------------------------------------------------------------------------------------------
