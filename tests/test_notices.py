@@ -211,3 +211,29 @@ def test_readers_see_published_notices_of_their_scope_and_only_their_cases(week_
     assert permissions.can_view_notice(lead, district)
     assert not permissions.can_view_notice(outsider, district)
     assert not permissions.can_view_notice(staff, district)
+
+
+def test_command_line_makes_publishes_and_catches_up(runner, week_world):
+    db.session.commit()
+    result = runner.invoke(args=["notices", "generate", "--kind", "weekly", "--period", "2026-W23", "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "weekly 2026-W23 city (published)" in result.output
+    again = runner.invoke(args=["notices", "generate", "--kind", "weekly", "--period", "2026-W23"])
+    assert again.output == result.output
+    refused = runner.invoke(args=["notices", "generate", "--kind", "monthly", "--period", "2026-W23"])
+    assert refused.exit_code != 0 and "period" in refused.output
+    unknown = runner.invoke(args=["notices", "generate", "--kind", "weekly", "--period", "2026-W23",
+                                  "--area", "999"])
+    assert unknown.exit_code != 0 and "no area" in unknown.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Notice)) == 1
+
+
+def test_the_scheduled_jobs_include_notices_and_early_warnings(app):
+    from gridops.jobs.schedule import job_by_id
+
+    make_world()
+    made = job_by_id("weekly_supervision").run(AFTER_WEEK)["made"]
+    assert "weekly:2026-W23" in made
+    assert job_by_id("weekly_supervision").run(AFTER_WEEK) == {"made": []}
+    assert job_by_id("early_warnings").run(AFTER_WEEK) == {"flagged": []}

@@ -169,13 +169,22 @@ def publish_notice(notice: Notice, actor: User, *, now: datetime) -> Notice:
     """Publish a draft to its readers; from now on its content is frozen."""
     if not permissions.can_manage_notices(actor):
         raise NotAllowed(_("Only evaluators and administrators publish notices."))
+    return _publish(notice, actor, now)
+
+
+def publish_notice_as_system(notice: Notice, *, now: datetime) -> Notice:
+    """Publish a draft on the operator's command line or the demo's load (no user acts)."""
+    return _publish(notice, None, now)
+
+
+def _publish(notice: Notice, actor: User | None, now: datetime) -> Notice:
     if notice.status == "published":
         raise InvalidTransition(_("The notice is already published."))
     if now < notice.period_end:
         raise InvalidTransition(_("A notice can be published once its period has ended."))
     notice.status = "published"
     notice.published_at = now
-    notice.published_by_id = actor.id
+    notice.published_by_id = actor.id if actor is not None else None
     db.session.flush()
     return notice
 

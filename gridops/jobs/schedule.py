@@ -60,6 +60,14 @@ def freeze_indicators(now: datetime) -> dict:
     return {"snapshots": sorted({f"{s.period_key}:{s.group_by}" for s in snapshots})}
 
 
+def early_warnings(now: datetime) -> dict:
+    """Flag units and areas bad for consecutive closed periods (预警约谈)."""
+    from gridops.evaluation.warnings import evaluate_early_warnings
+
+    warnings = evaluate_early_warnings(now)
+    return {"flagged": [f"{w.group_by}:{w.subject_key}:{w.period_key}" for w in warnings]}
+
+
 JOBS: list[Job] = [
     Job("escalation_sweep", escalation_sweep, {"minutes": 1},
         "Yellow warnings and timeout supervision orders, levels 1–3"),
@@ -73,6 +81,10 @@ JOBS: list[Job] = [
         "Quarterly review (季讲评), the first day of each quarter"),
     Job("freeze_indicators", freeze_indicators, {"hour": 0, "minute": 30},
         "Freeze the indicators of the periods that have just ended (考核快照), daily 00:30"),
+
+
+    Job("early_warnings", early_warnings, {"day": 1, "hour": 9, "minute": 0},
+        "Early warnings (预警约谈) over the last closed months, the 1st at 09:00"),
 ]
 
 
