@@ -141,6 +141,37 @@
     };
   }
 
+  // -- photos are kept and sent at the size the server stores (camera files are 3-10 MB) -----
+
+  //: The server keeps photos at most this many pixels on their long edge (cases/photos.py).
+  var PHOTO_EDGE = 2048;
+
+  /** The photo as a JPEG no larger than the server keeps it; the original when it is small or cannot be read. */
+  async function shrink(file) {
+    if (!window.createImageBitmap || !window.OffscreenCanvas) {
+      return file;
+    }
+    try {
+      var bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+      var scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
+      if (scale === 1 && file.size < 1024 * 1024) {
+        bitmap.close();
+        return file;
+      }
+      var canvas = new OffscreenCanvas(Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      bitmap.close();
+      var blob = await canvas.convertToBlob({ type: "image/jpeg", quality: 0.85 });
+      return blob.size < file.size ? blob : file;
+    } catch (error) {
+      return file;
+    }
+  }
+
+  function shrinkAll(files) {
+    return Promise.all(files.map(shrink));
+  }
+
   // -- home: my grids, my tasks, my position ---------------------------------------------------
 
   function home() {
@@ -440,8 +471,8 @@
         await window.gridopsOutbox.keep({
           fields: fields,
           label: label,
-          photos: photos.files(),
-          afterPhotos: fixed.checked ? afterPhotos.files() : [],
+          photos: await shrinkAll(photos.files()),
+          afterPhotos: fixed.checked ? await shrinkAll(afterPhotos.files()) : [],
           selfHandled: fixed.checked,
         });
         // Ready for the next problem at the same place: the position stays, the rest is cleared.

@@ -153,3 +153,36 @@ def test_reports_wait_for_a_new_sign_in_when_the_session_has_ended(page_for, wor
     page.goto("/tablet/")
     page.wait_for_selector(".outbox-sent")
     assert case_count() == 1
+
+
+KEPT_PHOTO_SIZES_JS = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('gridops-tablet', 1);
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const all = open.result.transaction('reports').objectStore('reports').getAll();
+    all.onsuccess = async () => {
+      const sizes = [];
+      for (const record of all.result) {
+        for (const blob of record.photos) {
+          const bitmap = await createImageBitmap(blob);
+          sizes.push([bitmap.width, bitmap.height, blob.type]);
+        }
+      }
+      resolve(sizes);
+    };
+  };
+})"""
+
+
+def test_camera_photos_are_kept_at_the_size_the_server_stores(page_for, world, tmp_path):
+    big = tmp_path / "IMG_4032.jpg"
+    Image.effect_noise((4032, 3024), 60).convert("RGB").save(big, "JPEG", quality=95)
+    page = open_tablet(page_for, 1280, 800, gps=GRID1_GPS)
+    page.goto("/tablet/report")
+    page.context.set_offline(True)
+    report(page, "暴露垃圾", str(big))
+    page.wait_for_selector(".outbox-waiting")
+    assert page.evaluate(KEPT_PHOTO_SIZES_JS) == [[2048, 1536, "image/jpeg"]]
+    page.context.set_offline(False)
+    page.wait_for_selector(".outbox-sent")
+    assert case_count() == 1
