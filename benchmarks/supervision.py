@@ -84,7 +84,7 @@ def generate_cases(conn, dialect: str, count: int) -> None:
     base = f"""
         SELECT i,
                (i % 10 < 4) AS open,
-               CASE WHEN i % 10 < 4 THEN {NOW_MIN} - 60 - (i % 14400) ELSE (i * 7919) % {NOW_MIN - 1440} END AS rep
+               CASE WHEN i % 10 < 4 THEN {NOW_MIN} - 60 - (i % 14400) ELSE (CAST(i AS BIGINT) * 7919) % {NOW_MIN - 1440} END AS rep
         FROM ({_series(dialect, count)}) AS series
     """
     columns = {

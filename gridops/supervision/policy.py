@@ -32,11 +32,13 @@ class EscalationPolicy:
     level3_working_days: int = 3
     #: Reply limits in working hours per order kind/level (None: no reply required).
     reply_hours: dict = field(
-        default_factory=lambda: {"warning": None, "timeout1": 4, "timeout2": 8, "timeout3": 8, "leader": 8}
+        default_factory=lambda: {
+            "warning": None, "timeout1": 4, "timeout2": 8, "timeout3": 8, "leader": 8,
+            "hotline_reminder": None, "hotline_notice": 8, "hotline_criticism": None,
+        }
     )
-    #: 12345 chain: a reminder this many working hours before the reply deadline …
-    hotline_reminder_hours: int = 2
-    #: … a reminder notice (催办通知书) this many working days after it, if still unreplied …
+    #: 12345 chain (the reminder comes at the yellow share of the reply window): the reminder
+    #: notice (催办通知书) on this working day after the reply deadline, if still unanswered …
     hotline_notice_working_days: int = 1
     #: … and written criticism (通报批评) this many working days after the notice.
     hotline_criticism_working_days: int = 5
@@ -51,7 +53,6 @@ _NUMBERS = {
     "level2_share": (float, 0.0, 10.0),
     "level2_min_working_days": (int, 0, 60),
     "level3_working_days": (int, 1, 60),
-    "hotline_reminder_hours": (int, 1, 240),
     "hotline_notice_working_days": (int, 1, 60),
     "hotline_criticism_working_days": (int, 1, 60),
 }

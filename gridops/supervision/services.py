@@ -12,6 +12,7 @@ Like every service it flushes and never commits.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from gridops.db import utcnow
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
+from gridops.supervision import hotline_chain
 from gridops.supervision.ladder import LAST_STEP, Ladder
 from gridops.supervision.models import (
     EscalationWatch,
@@ -111,7 +113,7 @@ class SweepResult:
             "examined": self.examined,
             "created": self.created,
             "ended": self.ended,
-            "orders": {str(k): v for k, v in sorted(self.orders.items())},
+            "orders": {str(k): v for k, v in sorted(self.orders.items(), key=lambda kv: str(kv[0]))},
         }
 
 
@@ -149,31 +151,87 @@ def _recipients(step: int, holder_id: int | None, parents: dict[int, int | None]
     return out
 
 
-def _claim(now: datetime, batch_size: int):
+def _lock(stmt, watch_table):
+    """Claim the rows: PostgreSQL skips the ones a concurrent sweep holds."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(of=watch_table, skip_locked=True)
+    return stmt
+
+
+def _claim_handling(now: datetime, batch_size: int):
     watch, case = EscalationWatch, Case
     stmt = (
         select(
             watch.case_id, watch.stage, watch.started_at, watch.due_at, watch.clock, watch.next_step,
-            case.state, case.handle_due_at, case.dispatched_at, case.holder_department_id, case.area_path,
+            case.holder_department_id, case.area_path,
+            case.state.in_(sorted(HANDLING_STATES)).label("running"),
+            case.dispatched_at.label("live_started"), case.handle_due_at.label("live_due"),
         )
         .join(case, case.id == watch.case_id)
         .where(watch.next_at <= now, watch.stage == "handling")
         .order_by(watch.next_at)
         .limit(batch_size)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=watch.__table__, skip_locked=True)
-    return db.session.execute(stmt).all()
+    return db.session.execute(_lock(stmt, watch.__table__)).all()
+
+
+def _claim_hotline(now: datetime, batch_size: int):
+    from gridops.hotline.models import HotlineOrder
+
+    watch, case, order = EscalationWatch, Case, HotlineOrder
+    stmt = (
+        select(
+            watch.case_id, watch.stage, watch.started_at, watch.due_at, watch.clock, watch.next_step,
+            case.holder_department_id, case.area_path,
+            order.replied_at.is_(None).label("running"),
+            order.created_at.label("live_started"), order.reply_due_at.label("live_due"),
+        )
+        .join(case, case.id == watch.case_id)
+        .join(order, order.case_id == watch.case_id)
+        .where(watch.next_at <= now, watch.stage == hotline_chain.STAGE)
+        .order_by(watch.next_at)
+        .limit(batch_size)
+    )
+    return db.session.execute(_lock(stmt, watch.__table__)).all()
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """How the sweep treats one kind of watch: its claim, its ladder, its orders and addressees."""
+
+    name: str
+    claim: Callable
+    last_step: int
+    ladder: Callable
+    kind: Callable[[int], str]
+    key: Callable[[int], object]
+    recipients: Callable
+
+
+def _stages(city: CityClock, policy: EscalationPolicy, days: dict) -> list[_Stage]:
+    return [
+        _Stage(
+            "handling", _claim_handling, LAST_STEP,
+            lambda row, started, due: Ladder(city, policy, started, due, row.clock, days),
+            _step_kind, lambda step: step,
+            lambda step, row, parents: _recipients(step, row.holder_department_id, parents, row.area_path),
+        ),
+        _Stage(
+            hotline_chain.STAGE, _claim_hotline, hotline_chain.LAST_STEP,
+            lambda row, started, due: hotline_chain.ReplyLadder(city, policy, started, due, row.clock),
+            lambda step: hotline_chain.KINDS[step], lambda step: hotline_chain.KINDS[step],
+            lambda step, row, parents: hotline_chain.recipients(step, row.holder_department_id),
+        ),
+    ]
 
 
 def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepResult:
-    """Write the warnings and timeout orders that have come due by ``now``, each exactly once."""
+    """Write the warnings, timeout orders and hotline reply steps due by ``now``, each exactly once."""
     city = get_city_clock()
     policy = escalation_policy()
     result = SweepResult()
     gateway = notifications_enabled()
     terms: dict[tuple[str, int], dict] = {}
-    days: dict = {}
 
     def reply_terms(kind: str, level: int) -> dict:
         """Whether an order asks for a reply, and by when (the same for every order of this sweep)."""
@@ -185,75 +243,77 @@ def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepRe
             )
         return terms[kind, level]
 
-    while True:
-        rows = _claim(now, batch_size)
-        if not rows:
-            break
-        result.examined += len(rows)
-        holders = {row.holder_department_id for row in rows if row.holder_department_id is not None}
-        parents = dict(
-            db.session.execute(select(Department.id, Department.parent_id).where(Department.id.in_(holders))).all()
-        ) if holders else {}
-        orders: list[dict] = []
-        addressees: list[list[dict]] = []
-        moves: list[dict] = []
-        resets: list[dict] = []
-        ended: list[int] = []
-        for row in rows:
-            if row.state not in HANDLING_STATES or row.handle_due_at is None:
-                ended.append(row.case_id)
-                continue
-            started, due, step = row.started_at, row.due_at, row.next_step
-            if due != row.handle_due_at or started != row.dispatched_at:
-                # The case moved on without telling us (it always should): start its ladder again.
-                started, due, step = row.dispatched_at, row.handle_due_at, 0
-            ladder = Ladder(city, policy, started, due, row.clock, days)
-            while step <= LAST_STEP and ladder.hint(step) <= now and ladder.at(step) <= now:
-                kind = _step_kind(step)
-                orders.append(
-                    dict(
-                        case_id=row.case_id, kind=kind, level=step, basis_at=due, instruction="",
-                        **reply_terms(kind, step), created_at=now, department_id=row.holder_department_id,
-                    )
-                )
-                addressees.append(_recipients(step, row.holder_department_id, parents, row.area_path))
-                result.orders[step] += 1
-                step += 1
-            if step > LAST_STEP:
-                ended.append(row.case_id)
-            elif (started, due) == (row.started_at, row.due_at):
-                moves.append(dict(k_case=row.case_id, k_stage=row.stage, next_step=step, next_at=ladder.hint(step)))
-            else:
-                resets.append(
-                    dict(k_case=row.case_id, k_stage=row.stage, started_at=started, due_at=due,
-                         next_step=step, next_at=ladder.hint(step))
-                )
-        _write_orders(orders, addressees, now, gateway)
-        table = EscalationWatch.__table__
-        key = (table.c.case_id == bindparam("k_case")) & (table.c.stage == bindparam("k_stage"))
-        if moves:
-            db.session.execute(
-                update(table).where(key).values(next_step=bindparam("next_step"), next_at=bindparam("next_at")),
-                moves,
-                execution_options={"synchronize_session": False},
-            )
-        if resets:
-            db.session.execute(
-                update(table).where(key).values(started_at=bindparam("started_at"), due_at=bindparam("due_at"),
-                                                 next_step=bindparam("next_step"), next_at=bindparam("next_at")),
-                resets,
-                execution_options={"synchronize_session": False},
-            )
-        if ended:
-            db.session.execute(
-                delete(table).where(table.c.case_id.in_(ended), table.c.stage == "handling"),
-                execution_options={"synchronize_session": False},
-            )
-            result.ended += len(ended)
-        if len(rows) < batch_size:
-            break
+    for stage in _stages(city, policy, {}):
+        while True:
+            rows = stage.claim(now, batch_size)
+            if not rows:
+                break
+            _sweep_batch(stage, rows, now, result, reply_terms, gateway)
+            if len(rows) < batch_size:
+                break
     db.session.flush()
     return result
+
+
+def _sweep_batch(stage: _Stage, rows, now: datetime, result: SweepResult, reply_terms, gateway: bool) -> None:
+    result.examined += len(rows)
+    holders = {row.holder_department_id for row in rows if row.holder_department_id is not None}
+    parents = dict(
+        db.session.execute(select(Department.id, Department.parent_id).where(Department.id.in_(holders))).all()
+    ) if holders else {}
+    orders: list[dict] = []
+    addressees: list[list[dict]] = []
+    moves: list[dict] = []
+    resets: list[dict] = []
+    ended: list[int] = []
+    for row in rows:
+        if not row.running or row.live_due is None or row.live_started is None:
+            ended.append(row.case_id)
+            continue
+        started, due, step = row.started_at, row.due_at, row.next_step
+        if (due, started) != (row.live_due, row.live_started):
+            # The clock moved without the watch following (it always should): start the ladder again.
+            started, due, step = row.live_started, row.live_due, 0
+        ladder = stage.ladder(row, started, due)
+        while step <= stage.last_step and ladder.hint(step) <= now and ladder.at(step) <= now:
+            kind = stage.kind(step)
+            orders.append(
+                dict(
+                    case_id=row.case_id, kind=kind, level=step, basis_at=due, instruction="",
+                    **reply_terms(kind, step), created_at=now, department_id=row.holder_department_id,
+                )
+            )
+            addressees.append(stage.recipients(step, row, parents))
+            result.orders[stage.key(step)] += 1
+            step += 1
+        if step > stage.last_step:
+            ended.append(row.case_id)
+        elif (started, due) == (row.started_at, row.due_at):
+            moves.append(dict(k_case=row.case_id, next_step=step, next_at=ladder.hint(step)))
+        else:
+            resets.append(
+                dict(k_case=row.case_id, started_at=started, due_at=due, next_step=step, next_at=ladder.hint(step))
+            )
+    _write_orders(orders, addressees, now, gateway)
+    table = EscalationWatch.__table__
+    key = (table.c.case_id == bindparam("k_case")) & (table.c.stage == stage.name)
+    options = {"synchronize_session": False}
+    if moves:
+        db.session.execute(
+            update(table).where(key).values(next_step=bindparam("next_step"), next_at=bindparam("next_at")),
+            moves, execution_options=options,
+        )
+    if resets:
+        db.session.execute(
+            update(table).where(key).values(started_at=bindparam("started_at"), due_at=bindparam("due_at"),
+                                             next_step=bindparam("next_step"), next_at=bindparam("next_at")),
+            resets, execution_options=options,
+        )
+    if ended:
+        db.session.execute(
+            delete(table).where(table.c.case_id.in_(ended), table.c.stage == stage.name), execution_options=options
+        )
+        result.ended += len(ended)
 
 
 def _write_orders(orders: list[dict], addressees: list[list[dict]], now: datetime, gateway: bool) -> list[int]:
