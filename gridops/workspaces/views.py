@@ -288,6 +288,8 @@ def _forms_for(case: Case) -> list[tuple]:
     return [
         (action, ActionForm(formdata=None, expected_version=case.version, prefix=f"{action.name}-{case.id}"))
         for action in allowed_actions(case, current_user)
+        # Merging is chosen beside the likely duplicates, on the case page.
+        if Input.MASTER not in action.required
     ]
 
 

@@ -221,6 +221,14 @@
   }
 
   function actionForm(data, action) {
+    if (action.required.indexOf("master") !== -1) {
+      // Merging needs the likely duplicates side by side: the case page shows them.
+      var wrap = el("p", "panel-action");
+      var link = el("a", "button", action.label);
+      link.href = url(config.api.page, { number: data.number }) + "#actions-title";
+      wrap.append(link, " ", el("span", "muted", t.mergeOnPage));
+      return wrap;
+    }
     var form = el("form", "action-form panel-action");
     form.setAttribute("aria-label", action.label);
     var prefix = "panel-" + action.name;

@@ -64,6 +64,9 @@ def test_intake_registers_from_the_queue_panel(page_for, world, screenshot_dir):
     panel = page.locator("#case-panel")
     panel.get_by_role("button", name="立案", exact=True).wait_for()
     assert "人行道上堆放的生活垃圾" in panel.inner_text()
+    # Merging is offered as a way to the case page, where the likely duplicates are listed.
+    merge = panel.get_by_role("link", name="并单", exact=True)
+    assert merge.get_attribute("href").startswith(f"/cases/{first.number}")
     page.screenshot(path=str(screenshot_dir / "command-intake-1280x800.png"), full_page=True)
     panel.get_by_role("button", name="立案", exact=True).click()
     panel.locator(".flash-success").wait_for()
