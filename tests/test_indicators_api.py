@@ -7,6 +7,8 @@ import copy
 import pytest
 
 from gridops.auth.tokens import issue_token
+from gridops.db import utcnow
+from gridops.evaluation.periods import Period
 from gridops.evaluation.scores import JINHUA_PARAMETERS
 from gridops.extensions import db
 from tests.test_api_cases import FreshContextClient
@@ -48,7 +50,8 @@ def test_evaluator_reads_every_district_with_scores(client, june):
     response = _get(client, june, "evaluator", "period=2026-06&group_by=district")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["period"]["key"] == "2026-06" and body["scheme"]["code"] == "jinhua" and not body["frozen"]
+    # June has ended: its first read freezes it.
+    assert body["period"]["key"] == "2026-06" and body["scheme"]["code"] == "jinhua" and body["frozen"]
     rows = {r["key"]: r for r in body["rows"]}
     assert set(rows) == {"411302", "411303"}
     assert rows["411302"]["closure_rate"] == 0.6 and rows["411302"]["grade"] in ("excellent", "good", "pass", "fail")
@@ -80,13 +83,16 @@ def test_bad_queries_name_the_field(client, june):
 
 def test_freezing_once_then_reading_the_frozen_figures(client, june):
     headers = {"Authorization": f"Bearer {june.tokens['evaluator']}"}
+    this_month = Period.containing("month", utcnow()).key
+    current = client.get(f"{PREFIX}/indicators?period={this_month}&group_by=unit", headers=headers).get_json()
+    assert not current["frozen"]
     first = client.post(f"{PREFIX}/indicators/snapshots", json={"period": "2026-06", "group_by": "unit"}, headers=headers)
     assert first.status_code == 201 and first.get_json()["frozen"]
     again = client.post(f"{PREFIX}/indicators/snapshots", json={"period": "2026-06", "group_by": "unit"}, headers=headers)
     assert again.status_code == 200 and again.get_json()["frozen_at"] == first.get_json()["frozen_at"]
     assert _get(client, june, "unit_staff", "period=2026-06&group_by=unit").get_json()["frozen"]
-    open_period = client.post(f"{PREFIX}/indicators/snapshots", json={"period": "2999-12"}, headers=headers)
-    assert open_period.status_code == 422
+    open_period = client.post(f"{PREFIX}/indicators/snapshots", json={"period": this_month}, headers=headers)
+    assert open_period.status_code == 422 and "period" in open_period.get_json()["fields"]
     staff = {"Authorization": f"Bearer {june.tokens['unit_staff']}"}
     assert client.post(f"{PREFIX}/indicators/snapshots", json={"period": "2026-06"}, headers=staff).status_code == 403
 

@@ -47,7 +47,7 @@ def test_frozen_figures_never_change_and_refreezing_is_a_no_op(app):
     (live,) = [r for r in compute_indicators(JUNE, "district") if r.key == "411302"]
     assert live.closure_rate == 0.8
     # …the frozen period does not, and freezing again changes nothing.
-    table = indicator_table(JUNE, "district")
+    table = indicator_table(JUNE, "district", with_changes=False)
     assert table.frozen and table.frozen_at == AFTER_JUNE
     assert {r.row.key: r.row.closure_rate for r in table.rows}["411302"] == 0.6
     again = freeze_snapshot(JUNE, "district", now=AFTER_JUNE + timedelta(days=3))
@@ -103,3 +103,16 @@ def test_the_scheduled_job_runs_the_freeze(app):
     make_june()
     result = job_by_id("freeze_indicators").run(local(7, 1, 0, 30))
     assert "2026-06:unit" in result["snapshots"] and "2026-W26:district" in result["snapshots"]
+
+
+def test_reading_a_closed_period_freezes_it_once_and_an_open_one_never(app):
+    make_june()
+    table = indicator_table(JUNE, "unit", now=AFTER_JUNE + timedelta(hours=1))
+    db.session.commit()
+    assert table.frozen and table.frozen_at == AFTER_JUNE + timedelta(hours=1)
+    # June, May (previous) and June 2025 (last year) were read, so all three are frozen now.
+    keys = set(db.session.scalars(select(IndicatorSnapshot.period_key)))
+    assert keys == {"2026-06", "2026-05", "2025-06"}
+    july = Period.parse("2026-07")
+    assert not indicator_table(july, "unit", now=AFTER_JUNE, with_changes=False).frozen
+    assert _count() == 3

@@ -126,24 +126,35 @@ def indicator_table(
     scope_path: str | None = None,
     department_id: int | None = None,
     with_changes: bool = True,
+    now: datetime | None = None,
 ) -> IndicatorTable:
     """The scored rows of ``period`` for ``group_by``, within a scope, with month-on-month and
     year-on-year changes (against the previous period and the same period last year).
 
-    Frozen periods are read from their snapshot (area and unit rows narrowed to the scope,
-    ranks as published); the rest are computed.
+    A closed week, month, quarter or year is read from its snapshot (area and unit rows
+    narrowed to the scope, ranks as published), frozen first if the job has not done it yet
+    (flushed: the caller commits); open and custom periods, and scopes a city-wide snapshot
+    cannot serve, are computed.
     """
     scheme = scheme or default_scheme()
-    table = _table(period, group_by, scheme, scope_path, department_id)
+    now = now or utcnow()
+    table = _table(period, group_by, scheme, scope_path, department_id, now)
     if with_changes:
-        previous = _table(period.previous(), group_by, scheme, scope_path, department_id).rows
-        last_year = _table(period.same_period_last_year(), group_by, scheme, scope_path, department_id).rows
+        previous = _table(period.previous(), group_by, scheme, scope_path, department_id, now).rows
+        last_year = _table(period.same_period_last_year(), group_by, scheme, scope_path, department_id, now).rows
         compare(table.rows, previous, last_year)
     return table
 
 
-def _table(period, group_by, scheme, scope_path, department_id) -> IndicatorTable:
+def _table(period, group_by, scheme, scope_path, department_id, now) -> IndicatorTable:
     snapshot = find_snapshot(period, group_by, scheme)
+    if (
+        snapshot is None
+        and period.kind in FROZEN_KINDS
+        and period.is_closed(now)
+        and _served_by_snapshot(group_by, scope_path, department_id)
+    ):
+        snapshot = freeze_snapshot(period, group_by, scheme, now=now)
     if snapshot is not None:
         rows = _narrowed(snapshot.rows, group_by, scope_path, department_id)
         if rows is not None:
@@ -151,6 +162,13 @@ def _table(period, group_by, scheme, scope_path, department_id) -> IndicatorTabl
                                   frozen_at=snapshot.frozen_at, parameters=snapshot.scheme_parameters)
     rows = compute_indicators(period, group_by, scope_path=scope_path, department_id=department_id)
     return IndicatorTable(period, group_by, scheme, score_rows(rows, scheme), parameters=scheme.parameters)
+
+
+def _served_by_snapshot(group_by: str, scope_path: str | None, department_id: int | None) -> bool:
+    """Whether a city-wide snapshot can answer this scope (see _narrowed)."""
+    if department_id is None:
+        return scope_path is None or group_by in AREA_GROUPS
+    return scope_path is None and group_by == "unit"
 
 
 def _narrowed(rows: list[dict], group_by: str, scope_path: str | None, department_id: int | None):
