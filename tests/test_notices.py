@@ -237,3 +237,15 @@ def test_the_scheduled_jobs_include_notices_and_early_warnings(app):
     assert "weekly:2026-W23" in made
     assert job_by_id("weekly_supervision").run(AFTER_WEEK) == {"made": []}
     assert job_by_id("early_warnings").run(AFTER_WEEK) == {"flagged": []}
+
+
+def test_demo_loads_published_notices_of_the_last_week_and_month_once(week_world):
+    from gridops.demo.notices import ensure_demo_notices
+
+    first = ensure_demo_notices(AFTER_WEEK)
+    assert first.made == ["weekly 2026-W23", "monthly 2026-05"] and first.kept == []
+    notices = list(db.session.scalars(select(Notice).order_by(Notice.id)))
+    assert [(n.kind, n.status) for n in notices] == [("weekly", "published"), ("monthly", "published")]
+    assert notices[0].content["totals"]["overdue"] == 2
+    again = ensure_demo_notices(AFTER_WEEK)
+    assert again.made == [] and again.kept == ["weekly 2026-W23", "monthly 2026-05"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Callable
 
 from flask import current_app
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from gridops.demo.catalogue import ensure_demo_catalogue
 from gridops.demo.gazetteer import ensure_demo_gazetteer
 from gridops.demo.generator import DEFAULT_SEED, generate_city, plan_city
+from gridops.demo.notices import ensure_demo_notices
 from gridops.demo.people import (
     DemoLogin,
     ensure_departments,
@@ -88,5 +90,7 @@ def load_demo(full_grids: bool = False, echo: Callable[[str], object] = print) -
     places = ensure_demo_gazetteer(worker_username="worker")
     if places is not None:
         echo(f"Gazetteer: {places.created} demo places created, {places.updated} updated.")
+    notices = ensure_demo_notices(datetime.now(timezone.utc))
+    echo(f"Notices: {', '.join(notices.made) or 'none'} made and published; {', '.join(notices.kept) or 'none'} kept.")
     db.session.commit()
     return logins
