@@ -1,16 +1,20 @@
 """Shared fixtures: one migrated database per run, emptied after every test.
 
 Set GRIDOPS_TEST_DATABASE_URL to run against PostgreSQL (CI does); the default is a
-SQLite file in a temporary folder.
+SQLite file in a temporary folder. Under pytest-xdist (``-n auto``) each worker process
+gets a database of its own: a temporary SQLite file, or on PostgreSQL a fresh database
+named after the given one with the worker's id appended, dropped at the end.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from gridops import create_app
 from gridops.config import PROJECT_ROOT
@@ -20,10 +24,34 @@ from gridops.territory.locator import reset_locator
 from tests.factories import PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("GRIDOPS_TEST_DATABASE_URL", "")
+#: pytest-xdist's worker id ("gw0", "gw1", …), empty when the suite runs in one process.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
-def _config(tmp_path_factory) -> dict:
-    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+@contextmanager
+def _database_url(tmp_path_factory) -> Iterator[str]:
+    """This process's test database: SQLite in a temporary folder, or the PostgreSQL one given."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    if not XDIST_WORKER:
+        yield TEST_DATABASE_URL
+        return
+    given = make_url(TEST_DATABASE_URL)
+    name = f"{given.database}_{XDIST_WORKER}"[-63:]
+    admin = create_engine(given, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield given.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _config(url: str, tmp_path_factory) -> dict:
     return {
         "GRIDOPS_MODE": "testing",
         "TESTING": True,
@@ -42,12 +70,13 @@ def _config(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def _migrated_app(tmp_path_factory):
     """The app on a database upgraded once to the newest migration."""
-    app = create_app(_config(tmp_path_factory))
-    with app.app_context():
-        upgrade(directory=str(PROJECT_ROOT / "migrations"))
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with _database_url(tmp_path_factory) as url:
+        app = create_app(_config(url, tmp_path_factory))
+        with app.app_context():
+            upgrade(directory=str(PROJECT_ROOT / "migrations"))
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 def _empty_all_tables() -> None:
