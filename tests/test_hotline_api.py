@@ -184,3 +184,16 @@ def test_hotline_responses_match_the_document(client, world, app):
     call("get", "/hotline/callers?phone=1", headers=op)
     hotline_ops = {key for key in conform.document["paths"] if key.startswith("/hotline")}
     assert {path for path, _m in conform.seen} == hotline_ops
+
+
+def test_open311_never_shows_a_caller(client, world):
+    number = log(client, world, content=f"我是{NAME}，电话{PHONE}，路口垃圾没人清")["case"]["number"]
+    client.post(f"{PREFIX}/hotline/cases/{number}/contacts", json={"caller_name": "李四", "phone": "0377-63123456",
+                "content": "还是没人清"}, headers=world.headers("hotline_operator"))
+    for path in ("/open311/v2/requests.json?extensions=true", "/open311/v2/requests.xml?extensions=true",
+                 f"/open311/v2/requests/{number}.json?extensions=true", f"/open311/v2/requests/{number}.xml"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        text = text_of(response)
+        for secret in (PHONE, NAME, "李四", "63123456", "****"):
+            assert secret not in text, (path, secret)

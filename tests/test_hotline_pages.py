@@ -159,3 +159,22 @@ def test_the_case_page_flags_an_unlocated_fallback_order_for_the_intake_operator
     assert 'id="hotline-panel-title"' in page and "badge-fallback" in page and "badge-red" in page
     assert f"/hotline/cases/{complaint.case.number}" in page
     assert PHONE not in page and NAME not in page
+
+
+def test_administrators_change_the_hotline_limits_on_the_page(client, auth, world):
+    from gridops.hotline.settings import LIMIT_NAMES, hotline_settings
+
+    form = {f"{name}-value": "3" for name in LIMIT_NAMES}
+    form.update({f"{name}-clock": "working_days" for name in LIMIT_NAMES})
+    form["urgent_after_repeats"] = "4"
+    auth.login("hotline_operator")
+    assert client.post("/hotline/settings", data=form).status_code == 403
+    auth.logout()
+    auth.login("admin")
+    assert 'name="general-value"' in client.get("/hotline/gazetteer").get_data(as_text=True)
+    assert client.post("/hotline/settings", data={**form, "general-value": "0"}).status_code == 303
+    assert hotline_settings().reply_limit("general").value == 7  # refused, nothing saved
+    assert client.post("/hotline/settings", data=form).status_code == 303
+    settings = hotline_settings()
+    assert settings.reply_limit("emergency").value == 3 and settings.urgent_after_repeats == 4
+    assert settings.followup_limit.clock.value == "working_days"

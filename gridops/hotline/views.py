@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -30,7 +30,7 @@ from gridops.hotline import queries, services
 from gridops.hotline.gazetteer import import_gazetteer
 from gridops.hotline.models import CHANNELS, REPLY_LIMIT_KINDS, SATISFACTIONS, GazetteerPlace
 from gridops.hotline.privacy import caller_fields, record_caller_view
-from gridops.hotline.settings import hotline_settings
+from gridops.hotline.settings import LIMIT_NAMES, hotline_settings, set_hotline_settings
 
 bp = Blueprint("hotline", __name__, url_prefix="/hotline")
 bp.context_processor(case_helpers)
@@ -260,7 +260,7 @@ def follow_up(number: str):
 @bp.route("/gazetteer", methods=["GET", "POST"])
 @login_required
 def gazetteer():
-    """The gazetteer: how many places it holds, and an import of CSV or GeoJSON (administrators)."""
+    """Hotline administration: the gazetteer (counts, CSV/GeoJSON import) and the hotline's time limits."""
     if not permissions.can_manage_gazetteer(current_user):
         abort(403)
     problems: dict[str, str] = {}
@@ -286,6 +286,33 @@ def gazetteer():
     counts = dict(db.session.execute(
         select(GazetteerPlace.kind, func.count()).where(GazetteerPlace.active.is_(True)).group_by(GazetteerPlace.kind)
     ).all())
+    settings = hotline_settings()
     recent = db.session.scalars(select(GazetteerPlace).order_by(GazetteerPlace.imported_at.desc(), GazetteerPlace.id.desc()).limit(20)).all()
     return render_template("hotline/gazetteer.html", counts=counts, recent=recent, problems=problems,
-                           max_mb=current_app.config.get("MAX_CONTENT_LENGTH")), status
+                           settings=settings, limit_names=LIMIT_NAMES, clock_labels=CLOCK_LABELS,
+                           limit_labels={**REPLY_KIND_LABELS, "followup": _l("Follow-up call")}), status
+
+
+@bp.post("/settings")
+@login_required
+def change_settings():
+    """Change the reply and follow-up limits and the repeat threshold (administrators; kept in history)."""
+    if not permissions.is_admin(current_user):
+        abort(403)
+    form = request.form
+    data: dict = {"limits": {}}
+    try:
+        for name in LIMIT_NAMES:
+            value = (form.get(f"{name}-value") or "").strip()
+            data["limits"][name] = {"value": int(value) if value.isdigit() else value,
+                                    "clock": form.get(f"{name}-clock")}
+        repeats = (form.get("urgent_after_repeats") or "").strip()
+        data["urgent_after_repeats"] = int(repeats) if repeats.isdigit() else repeats
+        set_hotline_settings(current_user, data)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(explain(exc, {}), "error")
+    else:
+        flash(_("The hotline's time limits are saved."), "success")
+    return redirect(url_for(".gazetteer"), 303)
