@@ -457,7 +457,7 @@ def scored_table(period: Period, group_by: str, scope: Scope, *, now: datetime, 
     """The period's scored rows for ``group_by`` in scope; a closed period's are frozen first."""
     if period.is_closed(now):
         freeze_snapshot(period, group_by, now=now)
-    return indicator_table(period, group_by, scope_path=scope.path, with_changes=with_changes)
+    return indicator_table(period, group_by, scope_path=scope.path, with_changes=with_changes, now=now)
 
 
 def _ranked(rows: list[dict], length: int) -> tuple[list[dict], list[dict]]:
@@ -495,7 +495,7 @@ def _city_trend(months: list[Period], scope: Scope, as_of: datetime) -> list[dic
     for month in months:
         if month.start_utc >= as_of:
             continue
-        rows = indicator_table(month, "city", scope_path=scope.path, with_changes=False).rows
+        rows = indicator_table(month, "city", scope_path=scope.path, with_changes=False, now=as_of).rows
         if rows:
             item = rows[0]
             trend.append({"period": month.key, "reports": item.row.reports, "closures": item.row.closures,

@@ -112,7 +112,7 @@ def evaluate_early_warnings(now: datetime) -> list[EarlyWarning]:
         tables = []
         for period in periods:
             freeze_snapshot(period, group_by, now=now)
-            tables.append({item.row.key: item for item in indicator_table(period, group_by, with_changes=False).rows})
+            tables.append({item.row.key: item for item in indicator_table(period, group_by, with_changes=False, now=now).rows})
         for key, item in tables[0].items():
             reasons = [is_bad(table.get(key), settings) if key in table else None for table in tables]
             if not all(reasons) or find_warning(group_by, key, last.key) is not None:
@@ -270,7 +270,7 @@ def plan_progress(plan: AssistancePlan, *, now: datetime) -> list[PlanCheck]:
         period = period.next()
         if period.start > now:
             break
-        rows = {item.row.key: item for item in indicator_table(period, warning.group_by, with_changes=False).rows}
+        rows = {item.row.key: item for item in indicator_table(period, warning.group_by, with_changes=False, now=now).rows}
         item = rows.get(warning.subject_key)
         rate = item.row.on_time_closure_rate if item else None
         closed = period.is_closed(now)
