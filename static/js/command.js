@@ -22,18 +22,26 @@
   var lastEventId = config.lastEventId;
   var openNumber = null;
 
-  var timeFormat = new Intl.DateTimeFormat(config.locale === "en" ? "en-GB" : "zh-CN", {
+  var timeParts = new Intl.DateTimeFormat("en-US", {
     timeZone: config.timezone,
+    hourCycle: "h23",
     year: "numeric",
     month: "2-digit",
     day: "2-digit",
     hour: "2-digit",
     minute: "2-digit",
-    hour12: false,
   });
 
+  /** An ISO instant as "YYYY-MM-DD HH:MM" in the city's time zone, as the pages show times. */
   function localTime(iso) {
-    return iso ? timeFormat.format(new Date(iso)) : "";
+    if (!iso) {
+      return "";
+    }
+    var v = {};
+    timeParts.formatToParts(new Date(iso)).forEach(function (part) {
+      v[part.type] = part.value;
+    });
+    return v.year + "-" + v.month + "-" + v.day + " " + v.hour + ":" + v.minute;
   }
 
   /** The filters of the page (area, unit, text) as query parameters. */
@@ -452,6 +460,9 @@
       li.appendChild(el("p", "timeline-meta muted", meta.join(" · ")));
       if (event.note) {
         li.appendChild(el("p", "timeline-note", event.note));
+      }
+      if (event.payload && event.payload.requested_due_at) {
+        li.appendChild(el("p", "timeline-note", format(t.untilTime, { due: localTime(event.payload.requested_due_at) })));
       }
       ol.appendChild(li);
     });

@@ -115,6 +115,7 @@ def test_shift_leader_approves_an_extension_in_english(page_for, world, screensh
     page.click(f"a.case-open[data-number='{case.number}']")
     panel = page.locator("#case-panel")
     panel.locator("button:has-text('Approve extension')").wait_for()
+    assert "2026-06-04 10:00" in panel.inner_text()  # the due time asked for, in the city's zone
     page.screenshot(path=str(screenshot_dir / "command-approve-en-1280x800.png"), full_page=True)
     panel.locator("button:has-text('Approve extension')").click()
     panel.locator(".flash-success").wait_for()
