@@ -333,6 +333,14 @@
         others += 1;
       }
     }
+    var badge = document.getElementById("outbox-count");
+    if (badge) {
+      var waiting = mine.filter(function (r) { return r.status !== "sent"; }).length;
+      badge.hidden = waiting === 0;
+      badge.textContent = String(waiting);
+      badge.title = t.waiting;
+      badge.setAttribute("aria-label", waiting + " " + t.waiting);
+    }
     Array.prototype.forEach.call(boxes, function (box) {
       box.textContent = "";
       if (signedOut) {

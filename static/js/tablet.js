@@ -420,6 +420,7 @@
     }
 
     var sending = false;
+    var keptTimer = null;
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       if (sending) {
@@ -482,12 +483,17 @@
         fixed.checked = false;
         document.getElementById("fixed-after").hidden = true;
         document.getElementById("report-description").value = "";
-        var kept = el("p", "flash flash-success", t.kept);
-        kept.setAttribute("role", "status");
         problemsNode.hidden = true;
         var outbox = document.getElementById("outbox");
-        outbox.parentNode.insertBefore(kept, outbox);
-        window.setTimeout(function () { kept.remove(); }, 8000);
+        var kept = document.getElementById("report-kept");
+        if (!kept) {
+          kept = el("p", "flash flash-success", t.kept);
+          kept.id = "report-kept";
+          kept.setAttribute("role", "status");
+          outbox.parentNode.insertBefore(kept, outbox);
+        }
+        window.clearTimeout(keptTimer);
+        keptTimer = window.setTimeout(function () { kept.remove(); }, 8000);
         outbox.scrollIntoView({ block: "start" });
       } finally {
         sending = false;

@@ -70,6 +70,7 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(page_for, w
     waiting = page.locator(".outbox-waiting")
     waiting.nth(1).wait_for()
     assert waiting.count() == 2
+    assert page.inner_text("#outbox-count") == "2"
     page.screenshot(path=str(screenshot_dir / "tablet-offline-1-waiting-1280x800.png"), full_page=True)
 
     # Still offline: the page reloads from the service worker, the reports from IndexedDB.
@@ -88,6 +89,7 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(page_for, w
     context.set_offline(False)
     page.wait_for_selector(".outbox-sent >> nth=1")
     assert page.locator(".outbox-waiting").count() == 0
+    assert page.locator("#outbox-count").is_hidden()
     page.screenshot(path=str(screenshot_dir / "tablet-offline-3-sent-1280x800.png"), full_page=True)
     assert case_count() == 2
     # Another attempt (the other tab, a timer, a lost answer) files nothing more.
@@ -149,7 +151,7 @@ def test_reports_wait_for_a_new_sign_in_when_the_session_has_ended(page_for, wor
     page.fill("#username", "grid_worker")
     page.fill("#password", PASSWORD)
     page.click("main form button[type=submit]")
-    page.wait_for_load_state()
+    page.wait_for_url(lambda url: "/login" not in url)
     page.goto("/tablet/")
     page.wait_for_selector(".outbox-sent")
     assert case_count() == 1
