@@ -14,6 +14,8 @@ from referencing.jsonschema import DRAFT202012
 from gridops.api.openapi import build_document, registered_operations
 from gridops.cases.states import ACTIONS, State
 from gridops.db import utcnow
+from gridops.evaluation.notices import generate_notice
+from gridops.evaluation.periods import Period
 from gridops.extensions import db
 from gridops.supervision.services import sweep_escalations
 from tests.test_api_cases import FreshContextClient, jpeg_bytes, make_world, new_case
@@ -240,6 +242,16 @@ def test_real_responses_match_the_document(client, world, app):
     call("get", "/supervision/orders/999999", order, headers=staff)  # 404
     call("post", f"/supervision/orders/{order_id}/replies", f"{order}/replies", json={"body": "已清运"}, headers=staff)
     call("post", f"/supervision/orders/{order_id}/replies", f"{order}/replies", json={}, headers=staff)  # 422
+
+    notice = generate_notice("weekly", Period.last_closed("week", utcnow()), now=utcnow())
+    db.session.commit()
+    call("get", "/notices", headers=admin)
+    call("get", "/notices?kind=yearly", headers=admin)  # 422
+    call("get", "/notices", headers=worker)  # 403
+    call("get", f"/notices/{notice.id}", "/notices/{notice_id}", headers=admin)
+    call("get", f"/notices/{notice.id}", "/notices/{notice_id}", headers=world.headers("staff"))  # 404: a draft
+    call("get", "/campaigns", headers=admin)
+    call("get", "/campaigns", headers=worker)  # 403
 
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
     assert conform.seen == documented, f"not exercised: {sorted(documented - conform.seen)}"

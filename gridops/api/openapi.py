@@ -17,6 +17,7 @@ from gridops.api import duplicates as duplicates_api
 from gridops.api import workspaces as workspaces_api
 from gridops.api import hotline as hotline_api
 from gridops.api import indicators as indicators_api
+from gridops.api import notices as notices_api
 from gridops.api import supervision as supervision_api
 from gridops.auth.roles import ROLE_VALUES
 from gridops.cases.models import PHOTO_KINDS, SOURCES, URGENCIES
@@ -575,6 +576,7 @@ def _operations() -> dict[tuple[str, str], dict]:
     ops.update(workspaces_api.openapi_operations(CASE_FILTERS, ERRORS))
     ops.update(hotline_api.openapi_operations())
     ops.update(indicators_api.openapi_operations())
+    ops.update(notices_api.openapi_operations())
     ops.update(supervision_api.openapi_operations())
     for kind, (media_type, description) in exports.items():
         schema = _ref("CaseCollection") if kind == "geojson" else {"type": "string"}
@@ -626,6 +628,7 @@ def build_document(app) -> dict:
                 **workspaces_api.openapi_schemas(),
                 **hotline_api.openapi_schemas(),
                 **indicators_api.openapi_schemas(),
+                **notices_api.openapi_schemas(),
                 **supervision_api.openapi_schemas(),
             },
             "securitySchemes": {
