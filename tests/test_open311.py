@@ -333,3 +333,22 @@ def test_post_needs_no_csrf_token(app, world):
         assert post(client, world).status_code == 201
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.mark.parametrize("path", [
+    "/requests.json?end_date=9999-12-31", "/requests.json?start_date=0001-01-01", "/requests.json?end_date=1900-01-01",
+    "/requests.json?service_request_id=%00", "/requests/%00.json", "/tokens/%00x.json",
+    "/requests.json?start_date=2026-06-01T00:00:00%2B99:00", "/services/E01%00.json",
+    "/requests.json?service_code=,,,", "/requests.json?page=99999",
+])
+def test_odd_queries_never_fail_the_server(client, world, path):
+    response = client.get(BASE + path)
+    assert response.status_code in (200, 400, 404), (path, response.status_code)
+    assert isinstance(response.get_json(), list)
+
+
+def test_odd_posts_never_fail_the_server(client, world):
+    for fields in ({"description": "a\x00b"}, {"address_string": "x" * 10_000, "lat": None, "long": None},
+                   {"lat": "1e308"}, {"long": "nan"}, {"idempotency_key": "k" * 500}):
+        response = post(client, world, **fields)
+        assert response.status_code == 400, (fields, response.get_data(as_text=True))

@@ -319,17 +319,21 @@ def submitted(filed: Filed) -> dict:
 
 
 def _parse_instant(raw: str, field: str, *, end: bool = False) -> datetime:
+    """A W3C date-time (a zone-less one is the city's time) or a bare date (its start, or the next day's)."""
     text = raw.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime.combine(day, time.min, tzinfo=_zone())
-            return start + timedelta(days=1) if end else start
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            value = datetime.combine(date.fromisoformat(text), time.min, tzinfo=_zone())
+        else:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise Open311Error(400, _("%(field)s must be a W3C date and time, e.g. 2026-06-01T00:00:00Z",
                                   field=field)) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=_zone())
+    if not 1900 <= value.year <= 9000:
+        raise Open311Error(400, _("start_date and end_date must lie between the years 1900 and 9000"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_zone())
+    return value + timedelta(days=1) if end and len(text) == 10 else value
 
 
 def _positive(raw, field: str, default: int, maximum: int) -> int:

@@ -98,6 +98,16 @@ def handle_domain_error(error: DomainError):
     return render_error(_format_of(request.path), Open311Error.from_domain(error))
 
 
+@bp.before_request
+def refuse_nul_characters():
+    """No database stores a NUL character in text: refuse it in any parameter before it gets there."""
+    values = [*request.args.values(), *(request.view_args or {}).values()]
+    if request.method == "POST":
+        values += list(request.form.values())
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        raise Open311Error(400, _("parameters must not contain NUL characters"))
+
+
 # -- endpoints ------------------------------------------------------------------------------------
 
 
