@@ -410,3 +410,21 @@ def test_thresholds_and_registration_limits(admin, client):
     page = client.get("/admin/calendar").text
     assert "registration_limits" not in page  # shown by its label, not its key
     assert [c.entity for c in _changes("registration_limits")] == ["registration_limits"]
+
+
+def test_add_and_rename_a_big_class(admin, client):
+    from gridops.catalogue.models import BigClass
+
+    response = client.post("/admin/catalogue/big-classes", data={
+        "case_type": "event", "code": "07", "name": "扩展事件二", "name_en": "", "active": "y",
+    })
+    assert response.status_code == 303
+    row = db.session.scalar(select(BigClass).where(BigClass.case_type == "event", BigClass.code == "07"))
+    assert client.get(f"/admin/catalogue/big-classes/{row.id}").status_code == 200
+    response = client.post(f"/admin/catalogue/big-classes/{row.id}", data={"name": "河道管理", "active": "y"})
+    assert response.status_code == 303
+    db.session.refresh(row)
+    assert row.name == "河道管理"
+    response = client.post("/admin/catalogue/big-classes", data={"case_type": "event", "code": "07", "name": "x"})
+    assert response.status_code == 422 and "exists already" in response.text
+    assert [c.action for c in _changes("big_class")] == ["create", "update"]

@@ -107,6 +107,16 @@ class FringeForm(FlaskForm):
     )
 
 
+class BigClassForm(FlaskForm):
+    """A big class's type, 2-digit code, names and active flag (type and code are fixed once made)."""
+
+    case_type = SelectField(_l("Type"), choices=choices(CASE_TYPE_LABELS.items()))
+    code = StringField(_l("Code (2 digits)"), validators=[DataRequired(), Length(min=2, max=2)])
+    name = StringField(_l("Name (Chinese)"), validators=[DataRequired(), Length(max=64)])
+    name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=128)])
+    active = BooleanField(_l("Active: its small classes can be chosen"), default=True)
+
+
 class SmallClassForm(FlaskForm):
     """A small class's names, nine-word tag, default unit kind and active flag."""
 

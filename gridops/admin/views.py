@@ -375,9 +375,7 @@ def _class_label(row: SmallClass) -> str:
     return f"{row.full_code} {name}"
 
 
-@bp.get("/catalogue")
-def catalogue_page():
-    """Big classes with their small classes, standards and time limits; add a small class."""
+def _catalogue(*, form=None, big_form=None, problems=(), big_problems=(), status=200):
     big_classes = db.session.scalars(select(BigClass).order_by(BigClass.case_type.desc(), BigClass.code)).all()
     small = db.session.scalars(
         select(SmallClass).options(selectinload(SmallClass.standards)).order_by(SmallClass.code)
@@ -387,9 +385,16 @@ def catalogue_page():
         by_big.setdefault(row.big_class_id, []).append(row)
     return render_template(
         "admin/catalogue.html", big_classes=big_classes, by_big=by_big,
-        form=forms.SmallClassForm(formdata=None), problems=(),
+        form=form or forms.SmallClassForm(formdata=None), problems=problems,
+        big_form=big_form or forms.BigClassForm(formdata=None), big_problems=big_problems,
         changes=history(["big_class", "small_class", "standard"]),
-    )
+    ), status
+
+
+@bp.get("/catalogue")
+def catalogue_page():
+    """Big classes with their small classes, standards and time limits; add a class."""
+    return _catalogue()
 
 
 @bp.post("/catalogue/classes")
@@ -405,15 +410,54 @@ def new_small_class():
             problems = _show_errors(form, exc)
         else:
             return _done(_("Small class %(code)s added.", code=row.full_code), ".small_class_page", class_id=row.id)
-    big_classes = db.session.scalars(select(BigClass).order_by(BigClass.case_type.desc(), BigClass.code)).all()
-    small = db.session.scalars(select(SmallClass).options(selectinload(SmallClass.standards))).all()
-    by_big: dict[int, list[SmallClass]] = {}
-    for row in sorted(small, key=lambda s: s.code):
-        by_big.setdefault(row.big_class_id, []).append(row)
+    return _catalogue(form=form, problems=problems, status=422)
+
+
+def _big_class_data(form: forms.BigClassForm) -> dict:
+    data = {"name": form.name.data, "name_en": (form.name_en.data or "").strip() or None,
+            "active": bool(form.active.data)}
+    if "code" in form:
+        data.update(case_type=form.case_type.data, code=(form.code.data or "").strip())
+    return data
+
+
+@bp.post("/catalogue/big-classes")
+def new_big_class():
+    """Add a big class (a local extension, say)."""
+    form = forms.BigClassForm()
+    problems: list[str] = []
+    if form.validate():
+        try:
+            row = catalogue.create_big_class(current_user, _big_class_data(form))
+        except DomainError as exc:
+            db.session.rollback()
+            problems = _show_errors(form, exc)
+        else:
+            return _done(_("Big class %(code)s added.", code=row.code), ".catalogue_page")
+    return _catalogue(big_form=form, big_problems=problems, status=422)
+
+
+@bp.route("/catalogue/big-classes/<int:big_id>", methods=["GET", "POST"])
+def big_class_page(big_id: int):
+    """Rename or retire a big class (its type and code stay)."""
+    row = db.session.get(BigClass, big_id)
+    if row is None:
+        abort(404)
+    form = forms.BigClassForm(obj=None if request.method == "POST" else row)
+    del form.case_type, form.code
+    problems: list[str] = []
+    if form.validate_on_submit():
+        try:
+            catalogue.update_big_class(current_user, row, _big_class_data(form))
+        except DomainError as exc:
+            db.session.rollback()
+            problems = _show_errors(form, exc)
+        else:
+            return _done(_("Big class %(code)s saved.", code=row.code), ".catalogue_page")
+    status = 422 if form.errors or problems else 200
     return render_template(
-        "admin/catalogue.html", big_classes=big_classes, by_big=by_big, form=form, problems=problems,
-        changes=history(["big_class", "small_class", "standard"]),
-    ), 422
+        "admin/big_class.html", row=row, form=form, problems=problems, changes=history(["big_class"], row.id),
+    ), status
 
 
 def _small_class_data(form: forms.SmallClassForm, *, with_key: bool) -> dict:
