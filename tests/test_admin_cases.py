@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
@@ -15,7 +13,7 @@ from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.territory.services import set_urban_rural_fringe
 from gridops.worktime.store import registration_limits, set_registration_limits
-from tests.case_factories import GRID1_XY, GRID4_XY, T0, act, later, make_case, make_state, make_world
+from tests.case_factories import GRID1_XY, GRID4_XY, T0, act, later, make_case, make_world
 
 
 def _worker(world):

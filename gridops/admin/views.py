@@ -37,7 +37,7 @@ from gridops.errors import DomainError, ValidationFailed
 from gridops.extensions import db, login_manager
 from gridops.i18n import current_locale
 from gridops.org.models import Department
-from gridops.territory.importer import ImportRejected, Problem, read_collection, validate_layer
+from gridops.territory.importer import ImportRejected, read_collection
 from gridops.territory.models import Area, AreaLevel, GridLayer
 from gridops.territory.services import import_territory, set_urban_rural_fringe
 from gridops.worktime import store
@@ -324,11 +324,7 @@ def territory_import():
     datum = form.datum.data or None
     name = upload.filename or "upload.geojson"
     try:
-        collection = read_collection(data)
-        found = validate_layer(collection, datum=datum)
-        if any(problem.is_error for problem in found):
-            raise ImportRejected(found)
-        result = import_territory(current_user, collection, datum=datum, source_name=name)
+        result = import_territory(current_user, read_collection(data), datum=datum, source_name=name)
     except ImportRejected as exc:
         db.session.rollback()
         report = {"file": name, "problems": exc.problems, "imported": False}
