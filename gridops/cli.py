@@ -13,8 +13,13 @@ from gridops.config import PROJECT_ROOT, demo_secret_key
 
 def _create_app() -> Flask:
     from gridops.app import create_app
+    from gridops.errors import ConfigurationError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        # A short message, not a traceback: the environment needs fixing, not the code.
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
