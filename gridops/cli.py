@@ -89,6 +89,7 @@ def register_cli(app: Flask) -> None:
     from gridops.evaluation.cli import notices_cli
     from gridops.hotline.cli import gazetteer_cli
     from gridops.jobs.cli import scheduler_command
+    from gridops.supervision.cli import supervision_cli
     from gridops.territory.cli import grids_cli
 
     app.cli.add_command(users_cli)
@@ -99,4 +100,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(notices_cli)
     app.cli.add_command(gazetteer_cli)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(supervision_cli)
     app.cli.add_command(duplicate_rules_command)

@@ -212,3 +212,12 @@ def test_two_schedulers_claiming_the_same_fire_time_run_it_once(app):
     results = _in_threads(app, 2, lambda i: runners[i].run(job, local(2026, 6, 8, 8, 0, 5)).status)
     assert sorted(results) == ["claimed_elsewhere", "ran"] or sorted(results) == ["nothing_due", "ran"]
     assert len(counter.runs) == 1
+
+
+def test_policy_command_shows_and_changes_the_policy(app, runner):
+    result = runner.invoke(args=["supervision", "policy", "--set", "level3_working_days=4",
+                                 "--set", 'reply_hours={"timeout1": 2}'])
+    assert result.exit_code == 0, result.output
+    assert '"level3_working_days": 4' in result.output and '"timeout1": 2' in result.output
+    refused = runner.invoke(args=["supervision", "policy", "--set", "level2_share=-1"])
+    assert refused.exit_code != 0 and "level2_share" in refused.output

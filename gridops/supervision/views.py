@@ -29,7 +29,7 @@ TAB_LABELS = {"all": _l("All"), "unread": _l("Unread"), "awaiting_reply": _l("Aw
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField(_l("Reply"), validators=[DataRequired(), Length(max=MAX_REPLY)],
+    body = TextAreaField(_l("Your reply"), validators=[DataRequired(), Length(max=MAX_REPLY)],
                          description=_l("What was done, and what will be done by when."))
 
 
