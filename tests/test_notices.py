@@ -249,3 +249,15 @@ def test_demo_loads_published_notices_of_the_last_week_and_month_once(week_world
     assert notices[0].content["totals"]["overdue"] == 2
     again = ensure_demo_notices(AFTER_WEEK)
     assert again.made == [] and again.kept == ["weekly 2026-W23", "monthly 2026-05"]
+
+
+def test_a_level_3_timeout_order_puts_a_case_on_the_level_3_list(week_world):
+    from gridops.supervision.models import SupervisionOrder
+
+    _world, cases = week_world
+    friday = cases["friday"]
+    db.session.add(SupervisionOrder(case_id=friday.id, kind="timeout", level=3, basis_at=friday.handle_due_at,
+                                    created_at=T0 + timedelta(days=5)))
+    db.session.flush()
+    [unit] = generate_notice("weekly", WEEK, now=AFTER_WEEK).content["units"]
+    assert [row["level3"] for row in unit["overdue"]] == [True, True]

@@ -35,6 +35,7 @@ from gridops.evaluation.periods import Period
 from gridops.evaluation.snapshots import freeze_snapshot, indicator_table
 from gridops.extensions import db
 from gridops.org.models import Department
+from gridops.supervision.models import SupervisionOrder
 from gridops.territory.models import Area
 from gridops.worktime import ClockType
 from gridops.worktime.models import CitySetting
@@ -260,7 +261,7 @@ def _named_cases(scope: Scope, as_of: datetime, *, supervised: bool) -> list:
     due = func.coalesce(Case.handle_due_at, Case.sign_due_at, Case.dispatch_due_at, Case.register_due_at)
     stmt = (
         select(
-            Case.number, Case.state, Case.case_type, Case.address, Case.area_path, Case.supervised,
+            Case.id, Case.number, Case.state, Case.case_type, Case.address, Case.area_path, Case.supervised,
             Case.holder_department_id, due.label("due"),
             SmallClass.code.label("class_code"), SmallClass.name.label("class_name"),
             area.code.label("area_code"), area.name.label("area_name"),
@@ -283,9 +284,13 @@ def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, no
         return units.setdefault(unit_id, {"unit_id": unit_id, "overdue": [], "supervised": []})
 
     level3_count = 0
-    for row in _named_cases(scope, as_of, supervised=False):
+    overdue = _named_cases(scope, as_of, supervised=False)
+    ordered = _level3_ordered([row.id for row in overdue], as_of)
+    for row in overdue:
         row = _with_as_of(row, as_of)
-        level3 = row.due is not None and clock.due_at(row.due, level3_days, ClockType.WORKING_DAYS) <= as_of
+        level3 = row.id in ordered or (
+            row.due is not None and clock.due_at(row.due, level3_days, ClockType.WORKING_DAYS) <= as_of
+        )
         level3_count += level3
         unit_entry(row.holder_department_id)["overdue"].append(_case_row(row, level3))
     for row in _named_cases(scope, as_of, supervised=True):
@@ -315,10 +320,23 @@ def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, no
     }
 
 
+def _level3_ordered(case_ids: list[int], as_of: datetime) -> set[int]:
+    """Cases with a level-3 timeout supervision order made by ``as_of`` (the escalation's own list)."""
+    if not case_ids:
+        return set()
+    return set(db.session.scalars(
+        select(SupervisionOrder.case_id).where(
+            SupervisionOrder.kind == "timeout", SupervisionOrder.level == 3,
+            SupervisionOrder.created_at <= as_of, SupervisionOrder.case_id.in_(case_ids),
+        )
+    ))
+
+
 @dataclass(frozen=True)
 class _Row:
     """A result row with the notice's reference instant attached (for overdue hours)."""
 
+    id: int
     number: str
     state: str
     case_type: str
