@@ -137,19 +137,20 @@ def generate_cases(conn, dialect: str, count: int) -> None:
         conn.execute(text(f"DROP TABLE {name}"))
 
 
-def make_due(conn, dialect: str, every: int) -> None:
-    """Make every ``every``-th watched case newly overdue: due minutes ago, its level-1 order next."""
+def make_due(conn, dialect: str, count: int) -> None:
+    """Make ``count`` watched cases newly overdue: due minutes ago, their level-1 order next."""
     from sqlalchemy import text
 
+    chosen = f"SELECT case_id FROM escalation_watch WHERE stage = 'handling' ORDER BY case_id LIMIT {count}"
     due = f"{NOW_MIN} - 1 - (case_id % 120)"
     conn.execute(text(
         f"UPDATE escalation_watch SET started_at = {_ts(dialect, f'{due} - 4320')}, due_at = {_ts(dialect, due)}, "
-        f"next_step = 1, next_at = {_ts(dialect, due)} WHERE case_id % {every} = 0"
+        f"next_step = 1, next_at = {_ts(dialect, due)} WHERE stage = 'handling' AND case_id IN ({chosen})"
     ))
     due = f"{NOW_MIN} - 1 - (id % 120)"
     conn.execute(text(
         f"UPDATE case_file SET dispatched_at = {_ts(dialect, f'{due} - 4320')}, handle_due_at = {_ts(dialect, due)} "
-        f"WHERE id IN (SELECT case_id FROM escalation_watch WHERE case_id % {every} = 0)"
+        f"WHERE id IN ({chosen})"
     ))
 
 
@@ -197,10 +198,9 @@ def run(url: str, cases: int, repeats: int) -> dict:
         out["none_ms"] = statistics.median(none)
         out["none_all_ms"] = none
 
-        every = max(1, out["watched"] // DUE_CASES)
         due = []
         for _ in range(repeats):
-            make_due(db.session.connection(), dialect, every)
+            make_due(db.session.connection(), dialect, DUE_CASES)
             t0, c0 = time.perf_counter(), time.process_time()
             result = sweep_escalations(NOW)
             due.append((time.perf_counter() - t0, time.process_time() - c0))
