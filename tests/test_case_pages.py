@@ -257,12 +257,18 @@ def test_filing_needs_a_filing_role(client, auth, world):
     assert client.get("/cases/new").status_code == 403
 
 
-def test_home_sends_case_workers_to_the_list_and_others_to_the_map(client, auth, world):
-    auth.login("dispatcher")
-    assert client.get("/").headers["Location"] == "/cases"
-    auth.logout()
-    auth.login("evaluator")
-    assert client.get("/").headers["Location"] == "/map"
+@pytest.mark.parametrize(
+    ("username", "start"),
+    [
+        ("worker", "/tablet/"),
+        ("dispatcher", "/work/command"),
+        ("staff", "/work/inbox"),
+        ("evaluator", "/evaluation/notices"),
+    ],
+)
+def test_home_opens_the_workspace_of_the_role(client, auth, world, username, start):
+    auth.login(username)
+    assert client.get("/").headers["Location"] == start
 
 
 def test_pages_render_in_chinese(client, auth, world):

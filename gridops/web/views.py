@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridops.auth import permissions
 from gridops.auth.services import set_locale
 from gridops.auth.sessions import safe_next_url
 from gridops.cases.views import CASE_ROLES
@@ -16,10 +17,25 @@ from gridops.extensions import db, limiter
 bp = Blueprint("web", __name__)
 
 
+#: Where each user starts: the first workspace of this list they may open.
+HOME_WORKSPACES = (
+    (permissions.can_use_tablet, "tablet.home"),
+    (permissions.can_take_hotline_calls, "hotline.desk"),
+    (permissions.can_use_command_centre, "workspaces.command"),
+    (permissions.can_use_unit_inbox, "workspaces.inbox"),
+    (permissions.can_use_leader_view, "workspaces.leader"),
+    (permissions.is_admin, "admin.index"),
+    (permissions.can_manage_notices, "evaluation.notice_list"),
+)
+
+
 @bp.route("/")
 @login_required
 def home():
-    """Those who work cases start on the case list, everyone else on the territory map."""
+    """Everyone starts in the workspace of their role; anyone else on the case list or the map."""
+    for may_open, endpoint in HOME_WORKSPACES:
+        if may_open(current_user):
+            return redirect(url_for(endpoint))
     if current_user.role_enum in CASE_ROLES:
         return redirect(url_for("cases.case_list"))
     return redirect(url_for("territory.map_page"))

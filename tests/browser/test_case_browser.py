@@ -28,7 +28,7 @@ def world(app):
 
 def sign_in(page_for, username):
     page = page_for(1280, 800)
-    page.goto("/login")
+    page.goto("/login?next=/cases")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("main form button[type=submit]")

@@ -44,12 +44,11 @@ def world(app):
 
 def sign_in(page_for, username, width=1280, height=800, locale="zh-CN"):
     page = page_for(width, height, locale=locale)
-    page.goto("/login")
+    page.goto("/login?next=/hotline/")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("main form button[type=submit]")
-    page.wait_for_url("**/cases")
-    page.goto("/hotline/")
+    page.wait_for_url("**/hotline/")
     return page
 
 

@@ -32,7 +32,7 @@ def cases(app):
 def test_merge_a_duplicate_from_its_page_and_undo_it(page_for, cases, screenshot_dir):
     master, duplicate, elsewhere = cases
     page = page_for(1280, 900, locale="en-GB")
-    page.goto("/login")
+    page.goto("/login?next=/cases")
     page.fill("#username", "intake_operator")
     page.fill("#password", PASSWORD)
     page.click("main form button[type=submit]")
