@@ -149,14 +149,15 @@ def make_june() -> June:
     event("E", "check_pass", local(6, 25, 10))
     event("K", "check_pass", local(7, 2, 10))
 
-    def order(name, followed_up_at, satisfaction):
+    def order(name, reply_due_at, replied_at, followup_due_at, followed_up_at, satisfaction):
         db.session.add(HotlineOrder(
-            case_id=cases[name].id, reply_limit_kind="general", reply_due_at=cases[name].reported_at + timedelta(days=7),
-            followed_up_at=followed_up_at, satisfaction=satisfaction,
+            case_id=cases[name].id, reply_limit_kind="general", reply_due_at=reply_due_at, replied_at=replied_at,
+            followup_due_at=followup_due_at, followed_up_at=followed_up_at, satisfaction=satisfaction,
         ))
 
-    order("E", local(6, 26, 9), "satisfied")
-    order("L", local(6, 3, 9), "dissatisfied")
+    # E: replied in time, called back late; L: replied late (in June), called back in time.
+    order("E", local(6, 22, 9), local(6, 21, 9), local(6, 25, 18), local(6, 26, 9), "satisfied")
+    order("L", local(5, 8, 9), local(6, 2, 9), local(6, 5, 18), local(6, 3, 9), "dissatisfied")
 
     def contact(name, at, repeat=False):
         db.session.add(HotlineContact(case_id=cases[name].id, phone="+8613800000000", channel="phone",

@@ -61,12 +61,15 @@ def test_city_row_every_formula(app):
     assert _figures(city, ["overdue_closed", "overdue_open", "avg_handling_hours"]) == {
         "overdue_closed": 1, "overdue_open": 2, "avg_handling_hours": 64.33,
     }
-    # Follow-ups in June: E satisfied, L dissatisfied; contacts in June: E's two, one repeated.
+    # Replies in June: E in time, L late. Follow-ups in June: E late and satisfied, L in time and
+    # dissatisfied. Contacts in June: E's two, one repeated.
     assert _figures(city, [
-        "followups", "satisfied_followups", "hotline_satisfaction_rate", "hotline_contacts", "repeat_contacts",
-        "repeat_complaint_rate",
+        "replies", "on_time_replies", "on_time_reply_rate", "followups", "on_time_followups",
+        "on_time_followup_rate", "satisfied_followups", "hotline_satisfaction_rate", "hotline_contacts",
+        "repeat_contacts", "repeat_complaint_rate",
     ]) == {
-        "followups": 2, "satisfied_followups": 1, "hotline_satisfaction_rate": 0.5,
+        "replies": 2, "on_time_replies": 1, "on_time_reply_rate": 0.5, "followups": 2, "on_time_followups": 1,
+        "on_time_followup_rate": 0.5, "satisfied_followups": 1, "hotline_satisfaction_rate": 0.5,
         "hotline_contacts": 2, "repeat_contacts": 1, "repeat_complaint_rate": 0.5,
     }
     # Patrol reports A B D F J K M: valid A B D K M, cancelled F; grids 1, 2, 4 of 4 patrolled.

@@ -103,8 +103,13 @@ class IndicatorRow:
     overdue_closed: int = 0
     overdue_open: int = 0
     avg_handling_hours: float | None = None
-    # Hotline (12345)
+    # Hotline (12345): replies (答复) and follow-up calls (回访), each against its own limit
+    replies: int = 0
+    on_time_replies: int = 0
+    on_time_reply_rate: float | None = None
     followups: int = 0
+    on_time_followups: int = 0
+    on_time_followup_rate: float | None = None
     satisfied_followups: int = 0
     hotline_satisfaction_rate: float | None = None
     hotline_contacts: int = 0
@@ -148,6 +153,8 @@ _RATES = (
     ("registration_rate", "registered_reports", "reports"),
     ("on_time_registration_rate", "on_time_registrations", "registrations"),
     ("rework_rate", "rework_count", "checks"),
+    ("on_time_reply_rate", "on_time_replies", "replies"),
+    ("on_time_followup_rate", "on_time_followups", "followups"),
     ("hotline_satisfaction_rate", "satisfied_followups", "followups"),
     ("repeat_complaint_rate", "repeat_contacts", "hotline_contacts"),
     ("patrol_coverage", "covered_grids", "patrol_grids"),
@@ -519,20 +526,28 @@ def _event_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
 
 
 def _hotline_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
-    """Follow-up satisfaction and repeated complaints of the 12345 hotline."""
+    """Replies and follow-up calls (on time or not, satisfaction) and repeated complaints of the 12345 hotline."""
     facts: dict = defaultdict(dict)
     orders = select(HotlineOrder.id).select_from(HotlineOrder).join(Case, Case.id == HotlineOrder.case_id)
     orders, key = grouping.key_and_joins(orders)
-    orders = orders.with_only_columns(
+    replies = orders.with_only_columns(
+        key.label("group_key"),
+        func.count().label("replies"),
+        _count(HotlineOrder.replied_at <= HotlineOrder.reply_due_at).label("on_time_replies"),
+        maintain_column_froms=True,
+    ).where(_within(HotlineOrder.replied_at, start, end), grouping.case_scope())
+    for row in db.session.execute(grouping.group(replies, key)):
+        facts[row[0]].update(replies=row[1], on_time_replies=row[2])
+    followups = orders.with_only_columns(
         key.label("group_key"),
         func.count().label("followups"),
+        _count(HotlineOrder.followed_up_at <= HotlineOrder.followup_due_at).label("on_time_followups"),
         _count(HotlineOrder.satisfaction.in_(SATISFIED)).label("satisfied_followups"),
         maintain_column_froms=True,
     ).where(_within(HotlineOrder.followed_up_at, start, end), HotlineOrder.satisfaction.is_not(None),
             grouping.case_scope())
-    orders = grouping.group(orders, key)
-    for row in db.session.execute(orders):
-        facts[row[0]].update(followups=row[1], satisfied_followups=row[2])
+    for row in db.session.execute(grouping.group(followups, key)):
+        facts[row[0]].update(followups=row[1], on_time_followups=row[2], satisfied_followups=row[3])
     contacts = select(HotlineContact.id).select_from(HotlineContact).join(Case, Case.id == HotlineContact.case_id)
     contacts, key = grouping.key_and_joins(contacts)
     contacts = contacts.with_only_columns(
