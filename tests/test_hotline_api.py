@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from gridops.api.openapi import build_document
@@ -139,6 +141,17 @@ def test_callers_are_masked_for_every_other_role_and_unmasked_views_are_recorded
     for path in (f"/cases/{number}", "/cases", "/cases/export.csv", "/cases/export.geojson"):
         text = text_of(client.get(PREFIX + path, headers=world.headers(who)))
         assert PHONE not in text and NAME not in text and "+86" not in text
+    workbook = client.get(f"{PREFIX}/cases/export.xlsx", headers=world.headers(who))
+    if workbook.status_code == 200:
+        cells = " ".join(
+            str(value)
+            for row in load_workbook(io.BytesIO(workbook.data), read_only=True).active.iter_rows(values_only=True)
+            for value in row
+            if value is not None
+        )
+        listed = number in text_of(client.get(f"{PREFIX}/cases", headers=world.headers(who)))
+        assert (number in cells) == listed
+        assert PHONE not in cells and NAME not in cells and "+86" not in cells
 
 
 @pytest.mark.parametrize("who", ["dispatcher", "worker", "staff", "admin", "leader"])
