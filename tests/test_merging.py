@@ -8,16 +8,17 @@ import pytest
 from sqlalchemy import func, select
 
 from gridops.auth.tokens import issue_token
-from gridops.cases.merging import active_merge, merge_case, merges_into, undo_merge
-from gridops.cases.models import CaseEvent, CasePhoto
-from gridops.cases.services import allowed_actions
-from gridops.cases.states import ACTIONS
+from gridops.cases.merging import active_merge, merge_case, merge_links, merges_into, undo_merge
+from gridops.cases.models import Case, CaseEvent, CasePhoto, CaseReporter
+from gridops.cases.queries import visible_cases
+from gridops.cases.services import allowed_actions, file_case, in_scope
+from gridops.cases.states import ACTIONS, Scope
 from gridops.errors import InvalidTransition, NotAllowed, ValidationFailed
 from gridops.db import utcnow
 from gridops.extensions import db
 from gridops.hotline.models import HotlineContact, HotlineOrder
 from gridops.hotline.services import log_complaint
-from tests.case_factories import GRID1_XY, GRID4_XY, T0, later, make_case, make_photos, make_world
+from tests.case_factories import GRID1_XY, GRID4_XY, T0, later, make_case, make_photos, make_staff, make_world
 from tests.test_api_cases import FreshContextClient
 
 
@@ -243,3 +244,114 @@ def test_merge_form_on_the_case_page_offers_the_likely_duplicates(client, auth, 
     client.post(f"/cases/{dup.number}/actions/unmerge", data={"unmerge-expected_version": dup.version})
     db.session.expire_all()
     assert db.session.get(type(dup), dup.id).state == "reported"
+
+
+def _second_worker(world):
+    """A grid worker with no area and no responsibility grid: they see only what they reported."""
+    return make_staff("worker_two", "grid_worker")
+
+
+def _patrol(reporter, xy=GRID1_XY, now=T0):
+    return file_case(reporter, source="patrol", x=xy[0], y=xy[1], datum="gcj02", now=now,
+                     case_type="event", small_class_code="0102", description="路边垃圾堆放")
+
+
+def _co_reporter_rows(case):
+    return set(db.session.execute(
+        select(CaseReporter.user_id, CaseReporter.merge_id).where(CaseReporter.case_id == case.id)
+    ).all())
+
+
+def test_the_duplicates_reporter_becomes_a_co_reporter_and_undo_takes_it_back(world):
+    worker = _second_worker(world)
+    master = make_case("registered", world=world)
+    dup = _patrol(worker, now=later(1))
+    visible = lambda user: set(db.session.scalars(visible_cases(user).with_only_columns(Case.id)))  # noqa: E731
+    assert master.id not in visible(worker) and dup.id in visible(worker)
+    assert not in_scope(master, worker, Scope.REPORTER)
+
+    record = merge_case(dup, master, world.user("intake_operator"), now=later(2))
+    assert _co_reporter_rows(master) == {(worker.id, record.id)}
+    assert {master.id, dup.id} <= visible(worker)
+    assert in_scope(master, worker, Scope.REPORTER)
+    assert merge_links(master)["co_reporters"] == [{"id": worker.id, "name": worker.full_name}]
+
+    undo_merge(dup, world.user("intake_operator"), now=later(3))
+    assert _co_reporter_rows(master) == set()
+    assert master.id not in visible(worker) and dup.id in visible(worker)
+    assert not in_scope(master, worker, Scope.REPORTER)
+    assert merge_links(master)["co_reporters"] == []
+
+
+def test_co_reporters_follow_a_further_merge_without_the_masters_reporter_or_repeats(world):
+    worker = _second_worker(world)
+    third = make_staff("worker_three", "grid_worker")
+    operator = world.user("intake_operator")
+    master = make_case("registered", world=world)  # filed by the world's grid worker
+    middle = _patrol(third, now=later(1))
+    first = _patrol(worker, now=later(1))
+    own = _patrol(world.user("grid_worker"), now=later(1))
+    twice = _patrol(worker, now=later(1))
+
+    first_merge = merge_case(first, middle, operator, now=later(2))
+    assert _co_reporter_rows(middle) == {(worker.id, first_merge.id)}
+    # The middle case's reporter and its co-reporter both come along to the master.
+    middle_merge = merge_case(middle, master, operator, now=later(3))
+    assert _co_reporter_rows(master) == {(third.id, middle_merge.id), (worker.id, middle_merge.id)}
+    # The master's own reporter is never its co-reporter, and nobody is listed twice.
+    merge_case(own, master, operator, now=later(4))
+    merge_case(twice, master, operator, now=later(4))
+    assert _co_reporter_rows(master) == {(third.id, middle_merge.id), (worker.id, middle_merge.id)}
+    assert [p["id"] for p in merge_links(master)["co_reporters"]] == sorted([worker.id, third.id])
+
+    # Undoing the middle merge takes back exactly what it added; the middle case keeps its own.
+    undo_merge(middle, operator, now=later(5))
+    assert _co_reporter_rows(master) == set()
+    assert _co_reporter_rows(middle) == {(worker.id, first_merge.id)}
+
+
+def test_a_co_reporter_sees_the_master_through_the_api_until_the_merge_is_undone(client, world):
+    worker = _second_worker(world)
+    master = make_case("registered", world=world)
+    dup = _patrol(worker, now=later(1))
+    desk = {"Authorization": f"Bearer {issue_token(world.user('intake_operator'), 'desk')[1]}"}
+    mine = {"Authorization": f"Bearer {issue_token(worker, 'tablet')[1]}"}
+    db.session.commit()
+
+    def listed():
+        response = client.get("/api/v1/cases", headers=mine)
+        assert response.status_code == 200
+        return {item["number"] for item in response.get_json()["items"]}
+
+    assert listed() == {dup.number}
+    assert client.get(f"/api/v1/cases/{master.number}", headers=mine).status_code == 404
+
+    response = client.post(f"/api/v1/cases/{dup.number}/actions/merge", json={"master": master.number},
+                           headers=desk)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["co_reporters"] == []
+    assert listed() == {dup.number, master.number}
+    response = client.get(f"/api/v1/cases/{master.number}", headers=mine)
+    assert response.status_code == 200
+    assert response.get_json()["co_reporters"] == [{"id": worker.id, "name": worker.full_name}]
+    body = client.get(f"/api/v1/cases/{master.number}", headers=desk).get_json()
+    assert body["co_reporters"] == [{"id": worker.id, "name": worker.full_name}]
+
+    response = client.post(f"/api/v1/cases/{dup.number}/actions/unmerge", json={}, headers=desk)
+    assert response.status_code == 200
+    assert listed() == {dup.number}
+    assert client.get(f"/api/v1/cases/{master.number}", headers=mine).status_code == 404
+    assert client.get(f"/api/v1/cases/{master.number}", headers=desk).get_json()["co_reporters"] == []
+
+
+def test_the_case_page_lists_the_co_reporters(client, auth, world):
+    worker = _second_worker(world)
+    master = make_case("registered", world=world)
+    dup = _patrol(worker, now=later(1))
+    merge_case(dup, master, world.user("intake_operator"), now=later(2))
+    db.session.commit()
+    auth.login("intake_operator")
+    html = client.get(f"/cases/{master.number}").get_data(as_text=True)
+    assert "<dt>共同上报人</dt>" in html and f"<dd>{worker.full_name}</dd>" in html
+    html = client.get(f"/cases/{dup.number}").get_data(as_text=True)
+    assert "共同上报人" not in html

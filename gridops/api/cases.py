@@ -278,7 +278,7 @@ def detail_response(case: Case, status: int = 200, events: list[CaseEvent] | Non
         services.allowed_actions(case, current_user), api_prefix(),
     )
     # A case just filed has taken part in no merge yet: nothing to look up.
-    data.update({"merged_into": None, "merged_cases": []} if just_filed else merge_links(case))
+    data.update({"merged_into": None, "merged_cases": [], "co_reporters": []} if just_filed else merge_links(case))
     response = jsonify(data)
     response.status_code = status
     response.set_etag(str(case.version))

@@ -161,6 +161,11 @@ def _schemas() -> dict:
             "description": "duplicates merged into this case (并单), oldest first",
             "items": _object({"number": STRING, "merged_at": INSTANT}),
         },
+        co_reporters={
+            "type": "array",
+            "description": "reporters of duplicates merged into this case, who see it as its reporter does",
+            "items": _object({"id": INTEGER, "name": STRING}),
+        },
     )
     return {
         "Error": {

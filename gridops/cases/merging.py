@@ -2,6 +2,8 @@
 
 The duplicate's photos, hotline contacts (every caller stays a contact, as the 2025 hotline
 rules require) and, when the master has none, its hotline order move to the master; the
+duplicate's reporter and its own co-reporters become co-reporters of the master, so they keep
+sight of the problem; the
 master's repeat count grows by the duplicate and its own repeats, which can make it urgent
 (the hotline's threshold). Both timelines record the merge; the duplicate ends in state
 ``merged`` with ``merged_into_id`` set. ``CaseMerge`` records exactly what moved, so an
@@ -16,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from gridops.auth.models import User
-from gridops.cases.models import Case, CaseMerge, CasePhoto
+from gridops.cases.models import Case, CaseMerge, CasePhoto, CaseReporter
 from gridops.cases.services import (
     ASSIGNED_STATES,
     _append_event,
@@ -70,7 +72,33 @@ def merge_links(case: Case) -> dict:
     return {
         "merged_into": master,
         "merged_cases": [{"number": number, "merged_at": at.isoformat()} for number, at in rows],
+        "co_reporters": co_reporters(case),
     }
+
+
+def co_reporters(case: Case) -> list[dict]:
+    """The case's co-reporters (reporters of duplicates merged into it) as ``{id, name}``, by id."""
+    rows = db.session.execute(
+        select(User.id, User.full_name)
+        .join(CaseReporter, CaseReporter.user_id == User.id)
+        .where(CaseReporter.case_id == case.id)
+        .order_by(User.id)
+    ).all()
+    return [{"id": user_id, "name": name} for user_id, name in rows]
+
+
+def _add_co_reporters(duplicate: Case, master: Case, record: CaseMerge) -> int:
+    """Make the duplicate's reporter and co-reporters co-reporters of ``master``; how many were added."""
+    wanted = {duplicate.reporter_id, *db.session.scalars(
+        select(CaseReporter.user_id).where(CaseReporter.case_id == duplicate.id)
+    )}
+    present = {master.reporter_id, *db.session.scalars(
+        select(CaseReporter.user_id).where(CaseReporter.case_id == master.id)
+    )}
+    new = sorted(wanted - present - {None})
+    for user_id in new:
+        db.session.add(CaseReporter(case_id=master.id, user_id=user_id, merge_id=record.id))
+    return len(new)
 
 
 def _local_day(at: datetime):
@@ -171,6 +199,8 @@ def merge_case(
     record.master_event_id = master_event.id
     db.session.add(record)
     _flush()
+    _add_co_reporters(duplicate, master, record)
+    _flush()
     return record
 
 
@@ -187,6 +217,7 @@ def undo_merge(
         if ids:
             for row in db.session.scalars(select(model).where(model.id.in_(ids), model.case_id == master.id)):
                 row.case_id = duplicate.id
+    db.session.execute(delete(CaseReporter).where(CaseReporter.merge_id == record.id))
     master.repeat_count = max(0, master.repeat_count - record.repeat_added)
     if record.urgency_raised:
         master.urgency = "normal"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridops.cases.states import State
@@ -249,3 +249,21 @@ class CaseMerge(db.Model):
     duplicate: Mapped[Case] = relationship(foreign_keys=[duplicate_id])
     master: Mapped[Case] = relationship(foreign_keys=[master_id])
     merged_by = relationship("User", foreign_keys=[merged_by_id])
+
+
+class CaseReporter(db.Model):
+    """A co-reporter of a case: someone who reported a duplicate that was merged into it.
+
+    They see the case as its own reporter does. ``merge_id`` is the merge that added the row,
+    so undoing that merge removes exactly the rows it added.
+    """
+
+    __tablename__ = "case_reporter"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    merge_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_merge.id"))
+
+    user = relationship("User")

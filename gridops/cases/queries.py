@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, false, func, or_, select, true
+from sqlalchemy import Select, and_, exists, false, func, or_, select, true
 
 from gridops.auth.models import User
 from gridops.auth.permissions import (
@@ -18,7 +18,7 @@ from gridops.auth.permissions import (
 )
 from gridops.auth.roles import Role
 from gridops.cases.clocks import VERIFY_HOURS
-from gridops.cases.models import SOURCES, Case
+from gridops.cases.models import SOURCES, Case, CaseReporter
 from gridops.cases.states import State
 from gridops.db import utcnow
 from gridops.errors import ValidationFailed
@@ -32,7 +32,8 @@ def visible_cases(user: User | None) -> Select[tuple[Case]]:
     """Every case ``user`` may see: city-wide roles all, unit staff their unit's, others their area's.
 
     Grid workers also see the cases in their responsibility grids, and everyone sees the
-    cases they filed themselves. Signed out or deactivated: nothing.
+    cases they filed themselves or are co-reporters of (a duplicate they filed was merged
+    into it). Signed out or deactivated: nothing.
     """
     stmt = select(Case)
     if not is_signed_in(user):
@@ -51,7 +52,8 @@ def visible_cases(user: User | None) -> Select[tuple[Case]]:
                 .where(ResponsibilityGrid.worker_id == user.id)
             )
             clause = or_(clause, Case.unit_grid_id.in_(grids))
-    return stmt.where(or_(clause, Case.reporter_id == user.id))
+    co_reported = exists().where(CaseReporter.case_id == Case.id, CaseReporter.user_id == user.id)
+    return stmt.where(or_(clause, Case.reporter_id == user.id, co_reported))
 
 
 @dataclass(frozen=True)
