@@ -273,7 +273,7 @@ def test_the_duplicates_reporter_becomes_a_co_reporter_and_undo_takes_it_back(wo
     record = merge_case(dup, master, world.user("intake_operator"), now=later(2))
     assert _co_reporter_rows(master) == {(worker.id, record.id)}
     assert {master.id, dup.id} <= visible(worker)
-    assert in_scope(master, worker, Scope.REPORTER)
+    assert not in_scope(master, worker, Scope.REPORTER)  # sees the master, does not act as its reporter
     assert merge_links(master)["co_reporters"] == [{"id": worker.id, "name": worker.full_name}]
 
     undo_merge(dup, world.user("intake_operator"), now=later(3))

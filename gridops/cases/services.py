@@ -36,7 +36,6 @@ from gridops.cases.models import (
     Case,
     CaseEvent,
     CasePause,
-    CaseReporter,
     CaseRequest,
 )
 from gridops.cases.numbers import give_back_case_number, next_case_number
@@ -470,7 +469,8 @@ def action_label(action: Action) -> str:
 def in_scope(case: Case, actor: User, scope: Scope) -> bool:
     """The case lies within ``actor``'s reach for an action of ``scope``."""
     if scope is Scope.REPORTER:
-        return case.reporter_id == actor.id or is_co_reporter(case, actor)
+        # Only the filer: co-reporters of a merged-in duplicate see the case but do not act as its reporter.
+        return case.reporter_id == actor.id
     if scope is Scope.UNIT:
         ids = department_ids_in_scope(actor)
         return ids is None or case.holder_department_id in ids
@@ -479,13 +479,6 @@ def in_scope(case: Case, actor: User, scope: Scope) -> bool:
     if scope is Scope.GRID and case.unit_grid_id is not None:
         return case.unit_grid_id in responsible_grid_ids(actor)
     return False
-
-
-def is_co_reporter(case: Case, user: User) -> bool:
-    """``user`` reported a duplicate that was merged into ``case``."""
-    return db.session.scalar(
-        select(CaseReporter.id).where(CaseReporter.case_id == case.id, CaseReporter.user_id == user.id)
-    ) is not None
 
 
 def _in_area(case: Case, actor: User) -> bool:
