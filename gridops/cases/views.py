@@ -368,6 +368,37 @@ def _local_to_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=_zone()).astimezone(timezone.utc) if value else None
 
 
+def take_action_from_form(case: Case, action_name: str, form: ActionForm, *, master: Case | None = None) -> None:
+    """Take ``action_name`` on ``case`` with what ``form`` holds (photos stored first), and commit.
+
+    Every page with an action form (case page, workspaces, tablet) comes through here. On a
+    refusal the transaction is rolled back, the uploaded photos are discarded and the
+    ``DomainError`` goes on to the caller, which says why on its page.
+    """
+    stored = []
+    try:
+        stored = store_photos(form.photos.data or ())
+        take_action(
+            case,
+            action_name,
+            current_user,
+            expected_version=form.expected_version.data,
+            reason=(form.reason.data or "").strip() or None,
+            note=(form.note.data or "").strip() or None,
+            unit_id=int(form.unit.data) if (form.unit.data or "").isdigit() else None,
+            due_at=_local_to_utc(form.due_at.data),
+            instruction=(form.instruction.data or "").strip() or None,
+            photos=stored,
+            master=master,
+            confirm=bool(form.confirm.data),
+        )
+        db.session.commit()
+    except DomainError:
+        db.session.rollback()
+        discard_photos(stored)
+        raise
+
+
 def explain(exc: DomainError, labels: dict[str, str]) -> str:
     """A domain error as a sentence for a page, in the reader's language."""
     if isinstance(exc, StaleCase):
@@ -405,27 +436,9 @@ def case_action(number: str, action_name: str):
         if master is None:
             flash(_("There is no case %(number)s that you may see.", number=number_typed), "error")
             return back
-    stored = []
     try:
-        stored = store_photos(form.photos.data or ())
-        take_action(
-            case,
-            action.name,
-            current_user,
-            expected_version=form.expected_version.data,
-            reason=(form.reason.data or "").strip() or None,
-            note=(form.note.data or "").strip() or None,
-            unit_id=int(form.unit.data) if (form.unit.data or "").isdigit() else None,
-            due_at=_local_to_utc(form.due_at.data),
-            instruction=(form.instruction.data or "").strip() or None,
-            photos=stored,
-            master=master,
-            confirm=bool(form.confirm.data),
-        )
-        db.session.commit()
+        take_action_from_form(case, action.name, form, master=master)
     except DomainError as exc:
-        db.session.rollback()
-        discard_photos(stored)
         flash(explain(exc, labels), "error")
         return back
     flash(_("Done: %(action)s.", action=action_label(action.name)), "success")

@@ -30,8 +30,7 @@ from flask_wtf.csrf import generate_csrf
 from gridops.auth.permissions import can_use_tablet
 from gridops.cases.clocks import case_colour, current_stage
 from gridops.cases.forms import URGENCY_LABELS, ActionForm
-from gridops.cases.photos import discard_photos, store_photos
-from gridops.cases.services import allowed_actions, take_action
+from gridops.cases.services import allowed_actions
 from gridops.cases.states import Input, action_for
 from gridops.cases.views import (
     action_label,
@@ -40,13 +39,13 @@ from gridops.cases.views import (
     load_case,
     photo_url,
     state_label,
+    take_action_from_form,
     time_left,
     unit_name,
 )
 from gridops.config import PROJECT_ROOT
 from gridops.db import utcnow
 from gridops.errors import DomainError
-from gridops.extensions import db
 from gridops.i18n import current_locale
 from gridops.tablet.queries import (
     TASK_STATES,
@@ -205,22 +204,9 @@ def answer_task(number: str, action_name: str):
             flash(_("%(field)s: %(reason)s", field=getattr(form, name).label.text, reason=" ".join(errors)), "error")
         return back
     labels = {name: str(field.label.text) for name, field in form._fields.items()}
-    stored = []
     try:
-        stored = store_photos(form.photos.data or ())
-        take_action(
-            case,
-            action.name,
-            current_user,
-            expected_version=form.expected_version.data,
-            reason=(form.reason.data or "").strip() or None,
-            note=(form.note.data or "").strip() or None,
-            photos=stored,
-        )
-        db.session.commit()
+        take_action_from_form(case, action.name, form)
     except DomainError as exc:
-        db.session.rollback()
-        discard_photos(stored)
         flash(explain(exc, labels), "error")
         return back
     flash(_("Case %(number)s: %(action)s.", number=number, action=action_label(action.name)), "success")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -16,11 +16,18 @@ from gridops.auth import permissions
 from gridops.auth.roles import Role
 from gridops.cases.forms import STATE_LABELS, ActionForm
 from gridops.cases.models import Case, CaseRequest
-from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
-from gridops.cases.services import allowed_actions, take_action
+from gridops.cases.services import allowed_actions
 from gridops.cases.states import ACTIONS, Input, action_for
-from gridops.cases.views import COLOUR_LABELS, action_label, case_helpers, explain, load_case, unit_name
+from gridops.cases.views import (
+    COLOUR_LABELS,
+    action_label,
+    case_helpers,
+    explain,
+    load_case,
+    take_action_from_form,
+    unit_name,
+)
 from gridops.errors import DomainError, ValidationFailed
 from gridops.evaluation.indicators import compute_indicators
 from gridops.evaluation.periods import Period
@@ -355,10 +362,6 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["GRIDOPS_TIMEZONE"])
 
 
-def _local_to_utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=_zone()).astimezone(timezone.utc) if value else None
-
-
 @bp.route("/<workspace>/cases/<number>/<action_name>", methods=["POST"])
 @login_required
 def case_action(workspace: str, number: str, action_name: str):
@@ -377,25 +380,9 @@ def case_action(workspace: str, number: str, action_name: str):
         for name, errors in form.errors.items():
             flash(_("%(field)s: %(reason)s", field=labels.get(name, name), reason=" ".join(errors)), "error")
         return back
-    stored = []
     try:
-        stored = store_photos(form.photos.data or ())
-        take_action(
-            case,
-            action.name,
-            current_user,
-            expected_version=form.expected_version.data,
-            reason=(form.reason.data or "").strip() or None,
-            note=(form.note.data or "").strip() or None,
-            unit_id=int(form.unit.data) if (form.unit.data or "").isdigit() else None,
-            due_at=_local_to_utc(form.due_at.data),
-            instruction=(form.instruction.data or "").strip() or None,
-            photos=stored,
-        )
-        db.session.commit()
+        take_action_from_form(case, action.name, form)
     except DomainError as exc:
-        db.session.rollback()
-        discard_photos(stored)
         flash(_("Case %(number)s: %(reason)s", number=number, reason=explain(exc, labels)), "error")
         return back
     flash(_("Case %(number)s: %(action)s done.", number=number, action=action_label(action.name)), "success")
