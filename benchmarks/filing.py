@@ -59,6 +59,11 @@ class Result:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     sample_failure: str = ""
+    #: CPU seconds used while measuring by the gunicorn workers, by PostgreSQL and by the load generator.
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def cpu_ms_per_request(self, who: str) -> float:
+        return 1000 * self.cpu_s[who] / self.ok if self.ok and who in self.cpu_s else float("nan")
 
     @property
     def ok(self) -> int:
@@ -138,6 +143,47 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 if it is gone), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_snapshot(server: "Server") -> dict[str, float]:
+    """CPU seconds so far of the server's workers, of every PostgreSQL process and of this process.
+
+    Linux only (``/proc``); elsewhere the figures stay empty. PostgreSQL's share counts
+    every backend on the machine, so run on an otherwise quiet server.
+    """
+    if not Path("/proc/self/stat").exists():
+        return {}
+    workers = [int(pid) for pid in Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()]
+    own = os.times()
+    return {
+        "server": sum(map(_process_cpu_s, workers)),
+        "postgres": sum(map(_process_cpu_s, _pids_named("postgres"))),
+        "client": own.user + own.system,
+    }
 
 
 class Server:
@@ -243,7 +289,11 @@ def measure(side: Side, args: argparse.Namespace, log: Path, first_index: int) -
         if warm.ok == 0:
             raise RuntimeError(f"{side.name}: no request succeeded in warm-up ({warm.sample_failure})")
         print(f"{side.name}: measuring …", file=sys.stderr, flush=True)
-        return drive(side, server.port, args.clients, args.requests, args.seconds, first_index + args.warmup)
+        before = cpu_snapshot(server)
+        result = drive(side, server.port, args.clients, args.requests, args.seconds, first_index + args.warmup)
+        after = cpu_snapshot(server)
+        result.cpu_s = {who: after[who] - before[who] for who in before}
+        return result
     finally:
         server.stop()
 
@@ -318,15 +368,18 @@ def markdown(info: dict[str, str], results: list[Result], notes: list[str]) -> s
     lines = ["| machine | |", "|---|---|"] + [f"| {key} | {value} |" for key, value in info.items()]
     lines += [
         "",
-        "| side | requests ok | errors / non-2xx | req/s | p50 ms | p95 ms | p99 ms | max ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| side | requests ok | errors / non-2xx | req/s | p50 ms | p95 ms | p99 ms | max ms "
+        "| CPU ms/request: workers / PostgreSQL / load generator |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         bad = result.errors + sum(n for status, n in result.statuses.items() if not 200 <= status < 300)
         lines.append(
             f"| {result.name} | {result.ok:,} | {bad:,} | {result.throughput:,.0f} | {result.percentile(50):.1f} "
             f"| {result.percentile(95):.1f} | {result.percentile(99):.1f} | "
-            f"{result.latencies_ms.max() if result.latencies_ms.size else float('nan'):.1f} |"
+            f"{result.latencies_ms.max() if result.latencies_ms.size else float('nan'):.1f} | "
+            + " / ".join(f"{result.cpu_ms_per_request(who):.2f}" for who in ("server", "postgres", "client"))
+            + " |"
         )
     lines += [""] + [f"- {note}" for note in notes]
     return "\n".join(lines)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 from werkzeug.routing import IntegerConverter
@@ -32,16 +35,41 @@ class RowIdConverter(IntegerConverter):
 
 
 #: The INSERT … ON CONFLICT construct of each supported database (SQLite from 3.35 on).
-_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def upsert(table, bind: Connection | None = None):
-    """``INSERT … ON CONFLICT`` for ``table`` (a Table or a mapped class) in the dialect of ``bind`` (default: the session's)."""
+def dialect_name(bind: Connection | None = None) -> str:
+    """The database dialect of ``bind`` (default: the session's), e.g. ``postgresql``."""
     if bind is None:
         from gridops.extensions import db
 
         bind = db.session.get_bind()
-    return _UPSERTS[bind.dialect.name](table)
+    return bind.dialect.name
+
+
+def upsert(table, bind: Connection | None = None):
+    """``INSERT … ON CONFLICT`` for ``table`` (a Table or a mapped class) in the dialect of ``bind`` (default: the session's)."""
+    return UPSERTS[dialect_name(bind)](table)
+
+
+def reused_statement(build: Callable[[str], Executable]) -> Callable[[], Executable]:
+    """Decorate ``build(dialect)`` so that each dialect's statement is built once per process.
+
+    For the statements every request runs (token lookup, version tokens, filing): a
+    statement object is reused with ``bindparam`` values, so its construction and its SQL
+    cache key (memoised on the object) are paid once instead of on every request.
+    """
+    built: dict[str, Executable] = {}
+
+    @functools.wraps(build)
+    def statement() -> Executable:
+        name = dialect_name()
+        found = built.get(name)
+        if found is None:
+            found = built[name] = build(name)
+        return found
+
+    return statement
 
 
 def utcnow() -> datetime:

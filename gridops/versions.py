@@ -22,7 +22,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from gridops.catalogue.models import BigClass, FilingStandard, RoutingRule, SmallClass
-from gridops.db import upsert, utcnow
+from gridops.db import reused_statement, upsert, utcnow
 from gridops.extensions import db
 from gridops.org.models import Department
 from gridops.territory.models import GridLayer
@@ -49,15 +49,25 @@ def _setting(key: str):
     return select(CitySetting.value).where(CitySetting.key == key).scalar_subquery()
 
 
-def read_versions() -> Versions:
-    """Every token, from the database, in one query."""
-    row = db.session.execute(
+@reused_statement
+def _versions_query(_dialect: str):
+    return (
         select(GridLayer.id, GridLayer.version, GridLayer.datum, _setting(CLOCK_KEY), _setting(REFERENCE_KEY))
         .order_by(GridLayer.id)
         .limit(1)
-    ).first()
+    )
+
+
+@reused_statement
+def _settings_query(_dialect: str):
+    return select(_setting(CLOCK_KEY), _setting(REFERENCE_KEY))
+
+
+def read_versions() -> Versions:
+    """Every token, from the database, in one query."""
+    row = db.session.execute(_versions_query()).first()
     if row is None:
-        clock, reference = db.session.execute(select(_setting(CLOCK_KEY), _setting(REFERENCE_KEY))).one()
+        clock, reference = db.session.execute(_settings_query()).one()
         return Versions(None, clock, reference)
     return Versions((row[0], row[1], row[2]), row[3], row[4])
 

@@ -6,11 +6,11 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from gridops.auth.models import ApiToken, User
-from gridops.db import utcnow
+from gridops.db import reused_statement, utcnow
 from gridops.errors import NotFound, ValidationFailed
 from gridops.extensions import db
 
@@ -57,15 +57,20 @@ def issue_token(
     return token, secret
 
 
+@reused_statement
+def _token_query(_dialect: str):
+    # The user and their area (scope checks) come in the same query: every API call pays for it.
+    return (
+        select(ApiToken)
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+        .options(joinedload(ApiToken.user).joinedload(User.area))
+    )
+
+
 def user_for_token(secret: str, now: datetime | None = None) -> tuple[User | None, bool]:
     """The active user behind a valid token (or None), and whether ``last_used_at`` was updated."""
     now = now or utcnow()
-    # The user and their area (scope checks) come in the same query: every API call pays for it.
-    token = db.session.scalar(
-        select(ApiToken)
-        .where(ApiToken.token_hash == digest(secret))
-        .options(joinedload(ApiToken.user).joinedload(User.area))
-    )
+    token = db.session.scalar(_token_query(), {"token_hash": digest(secret)})
     if token is None or not token.is_valid(now) or not token.user.active:
         return None, False
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:

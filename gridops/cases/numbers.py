@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from gridops.cases.models import CaseNumberCounter
-from gridops.db import upsert
+from gridops.db import UPSERTS, reused_statement
 from gridops.extensions import db
 from gridops.worktime import DEFAULT_TIMEZONE
 
@@ -29,12 +29,16 @@ def next_case_number(moment: datetime) -> str:
     filings never share a number and the day's first filings need no second attempt.
     """
     day = case_day(moment)
-    statement = upsert(_counter).values(day=day, last=1)
-    bump = statement.on_conflict_do_update(
+    sequence = db.session.execute(_bump_counter(), {"day": day}).scalar_one()
+    return f"{day}{sequence:06d}"
+
+
+@reused_statement
+def _bump_counter(dialect: str):
+    statement = UPSERTS[dialect](_counter).values(day=bindparam("day"), last=1)
+    return statement.on_conflict_do_update(
         index_elements=[_counter.c.day], set_={"last": _counter.c.last + 1}
     ).returning(_counter.c.last)
-    sequence = db.session.execute(bump).scalar_one()
-    return f"{day}{sequence:06d}"
 
 
 def give_back_case_number(number: str) -> None:

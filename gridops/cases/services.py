@@ -15,7 +15,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import literal, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -44,14 +44,14 @@ from gridops.cases.states import ACTIONS, Action, Input, Scope, State, action_fo
 from gridops.catalogue.models import FilingStandard, SmallClass
 from gridops.catalogue.routing import suggest_unit
 from gridops.catalogue.services import find_small_class
-from gridops.db import upsert, utcnow
+from gridops.db import UPSERTS, reused_statement, utcnow
 from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationFailed
 from gridops.extensions import db
 from gridops.i18n import current_locale
 from gridops.org.models import Department
 from gridops.supervision.services import HANDLING_STATES, open_leader_order, track_case
 from gridops.territory.datum import check_datum
-from gridops.territory.locator import locate
+from gridops.territory.locator import Location, locate
 from gridops.territory.models import Area, ResponsibilityGrid, responsibility_grid_area
 
 #: Sources whose reports are verified on site before registration (domain.md §5).
@@ -180,7 +180,7 @@ def file_or_find_case(
 
     location = locate(x, y, datum)
     unit_grid_id = location.unit_grid.id if location.unit_grid else None
-    area, worker_id, in_fringe = _area_worker_fringe(location.area.id, unit_grid_id)
+    area, worker_id, in_fringe = _area_worker_fringe(location)
     state = State.VERIFYING if source in VERIFIED_SOURCES else State.REPORTED
     department = suggest_unit(small_class, area)
     case = _insert_case(
@@ -244,35 +244,39 @@ def file_or_find_case(
     return case, True
 
 
-def _area_worker_fringe(area_id: int, unit_grid_id: int | None) -> tuple[Area, int | None, bool]:
+def _area_worker_fringe(location: Location) -> tuple[Area, int | None, bool]:
     """The located area, its grid worker if it is the unit grid (``grid_worker_id``), and
     whether it lies in an urban-rural fringe area (``in_fringe``): one query."""
+    area_id = location.area.id
+    chain_ids = [ref.id for ref in location.chain] + [area_id]
+    row = db.session.execute(_area_worker_fringe_query(), {"area_id": area_id, "chain_ids": chain_ids}).one()
+    is_unit_grid = location.unit_grid is not None and location.unit_grid.id == area_id
+    return row[0], (row[1] if is_unit_grid else None), bool(row[2])
+
+
+@reused_statement
+def _area_worker_fringe_query(_dialect: str):
     link = responsibility_grid_area.c
-    row = db.session.execute(
-        select(Area, ResponsibilityGrid.worker_id, _fringe_clause(Area.path))
+    return (
+        select(Area, ResponsibilityGrid.worker_id, _fringe_clause(bindparam("chain_ids", expanding=True)))
         .outerjoin(responsibility_grid_area, link.area_id == Area.id)  # at most one: area_id is unique
         .outerjoin(ResponsibilityGrid, ResponsibilityGrid.id == link.responsibility_grid_id)
-        .where(Area.id == area_id)
-    ).one()
-    return row[0], (row[1] if unit_grid_id == area_id else None), bool(row[2])
-
-
-def _fringe_clause(path):
-    """True when the area with materialised ``path`` or one of its ancestors is fringe.
-
-    Runs over the (few, indexed) fringe areas only: an ancestor's path is a prefix of ``path``.
-    """
-    fringe = aliased(Area)
-    return (
-        select(fringe.id)
-        .where(fringe.urban_rural_fringe.is_(True), path.startswith(fringe.path))
-        .exists()
+        .where(Area.id == bindparam("area_id"))
     )
+
+
+def _fringe_clause(area_ids):
+    """True when one of ``area_ids`` (an area and its ancestors) is an urban-rural fringe area.
+
+    Primary-key lookups of the chain's few areas: no scan of the area table.
+    """
+    fringe = aliased(Area)  # not correlated with an outer query's area
+    return select(fringe.id).where(fringe.id.in_(area_ids), fringe.urban_rural_fringe.is_(True)).exists()
 
 
 def in_fringe(area: Area) -> bool:
     """Whether ``area`` or one of its ancestors is an urban-rural fringe area (城乡结合部)."""
-    return bool(db.session.scalar(select(_fringe_clause(literal(area.path)))))
+    return bool(db.session.scalar(select(_fringe_clause(area.ancestor_ids))))
 
 
 def _insert_case(values: dict, now: datetime) -> Case | None:
@@ -283,13 +287,18 @@ def _insert_case(values: dict, now: datetime) -> Case | None:
     day's counter row, so no later number can have been handed out): numbers stay gap-free.
     """
     number = next_case_number(now)
-    statement = upsert(Case).values(number=number, **values)
-    if values["idempotency_key"] is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=[Case.idempotency_key])
-    case = db.session.scalars(statement.returning(Case)).first()
+    case = db.session.scalars(_case_insert(), {"number": number, **values}).first()
     if case is None:
         give_back_case_number(number)
     return case
+
+
+@reused_statement
+def _case_insert(dialect: str):
+    # A NULL key never conflicts: a filing without one always inserts.
+    return (
+        UPSERTS[dialect](Case).on_conflict_do_nothing(index_elements=[Case.idempotency_key]).returning(Case)
+    )
 
 
 def _check_text(problems: dict, field: str, value, limit: int) -> None:
@@ -955,22 +964,30 @@ def _clean(value) -> str:
 
 
 def _append_event(case, actor, action, from_state, to_state, at, *, note="", payload=None) -> CaseEvent:
-    event = CaseEvent(
-        case_id=case.id,
-        at=at,
-        actor=actor,
-        actor_role=actor.role,
-        action=action,
-        from_state=from_state.value if from_state else None,
-        to_state=to_state.value if to_state else None,
-        note=note or "",
-        payload=payload,
-    )
-    db.session.add(event)
-    _flush()
-    # A new event has no photos yet: attaching them and reading them back need no query.
+    _flush()  # the case's own changes first: a concurrent change to it is StaleCase
+    event = db.session.scalars(
+        _event_insert(),
+        dict(
+            case_id=case.id,
+            at=at,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            action=action,
+            from_state=from_state.value if from_state else None,
+            to_state=to_state.value if to_state else None,
+            note=note or "",
+            payload=payload,
+        ),
+    ).one()
+    # The actor is at hand, and a new event has no photos yet: reading them needs no query.
+    set_committed_value(event, "actor", actor)
     set_committed_value(event, "photos", [])
     return event
+
+
+@reused_statement
+def _event_insert(_dialect: str):
+    return insert(CaseEvent).returning(CaseEvent)
 
 
 def _flush() -> None:
