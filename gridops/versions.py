@@ -49,27 +49,41 @@ def _setting(key: str):
     return select(CitySetting.value).where(CitySetting.key == key).scalar_subquery()
 
 
-@reused_statement
-def _versions_query(_dialect: str):
+def _layer(column):
+    return select(column).order_by(GridLayer.id).limit(1).scalar_subquery()
+
+
+def version_columns() -> tuple:
+    """Every token as a column expression, in the order ``remember_versions`` takes them.
+
+    A query the request makes anyway (the API token lookup) selects them too, so that reading
+    the tokens costs no statement of its own.
+    """
     return (
-        select(GridLayer.id, GridLayer.version, GridLayer.datum, _setting(CLOCK_KEY), _setting(REFERENCE_KEY))
-        .order_by(GridLayer.id)
-        .limit(1)
+        _layer(GridLayer.id), _layer(GridLayer.version), _layer(GridLayer.datum),
+        _setting(CLOCK_KEY), _setting(REFERENCE_KEY),
     )
 
 
 @reused_statement
-def _settings_query(_dialect: str):
-    return select(_setting(CLOCK_KEY), _setting(REFERENCE_KEY))
+def _versions_query(_dialect: str):
+    return select(*version_columns())
+
+
+def _versions(values) -> Versions:
+    layer_id, layer_version, datum, clock, reference = values
+    return Versions(None if layer_id is None else (layer_id, layer_version, datum), clock, reference)
 
 
 def read_versions() -> Versions:
     """Every token, from the database, in one query."""
-    row = db.session.execute(_versions_query()).first()
-    if row is None:
-        clock, reference = db.session.execute(_settings_query()).one()
-        return Versions(None, clock, reference)
-    return Versions((row[0], row[1], row[2]), row[3], row[4])
+    return _versions(db.session.execute(_versions_query()).one())
+
+
+def remember_versions(values) -> None:
+    """Keep tokens read with ``version_columns()`` by another query as this app context's answer."""
+    if g.get(_G_KEY) is None:
+        setattr(g, _G_KEY, _versions(values))
 
 
 def current_versions() -> Versions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import String, bindparam, cast, func, update
 
 from gridops.cases.models import CaseNumberCounter
 from gridops.db import UPSERTS, reused_statement
@@ -14,6 +14,8 @@ from gridops.worktime import DEFAULT_TIMEZONE
 
 _ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 _counter = CaseNumberCounter.__table__
+#: Digits of the daily sequence in a case number.
+SEQUENCE_DIGITS = 6
 
 
 def case_day(moment: datetime) -> str:
@@ -29,16 +31,28 @@ def next_case_number(moment: datetime) -> str:
     filings never share a number and the day's first filings need no second attempt.
     """
     day = case_day(moment)
-    sequence = db.session.execute(_bump_counter(), {"day": day}).scalar_one()
-    return f"{day}{sequence:06d}"
+    return case_number(day, db.session.execute(_bump_counter(), {"day": day}).scalar_one())
 
 
-@reused_statement
-def _bump_counter(dialect: str):
-    statement = UPSERTS[dialect](_counter).values(day=bindparam("day"), last=1)
+def case_number(day: str, sequence: int) -> str:
+    """The number of the day's ``sequence``-th case."""
+    return f"{day}{sequence:0{SEQUENCE_DIGITS}d}"
+
+
+def case_number_sql(day, sequence):
+    """``case_number`` as a SQL expression of a day and a sequence expression."""
+    return day + func.lpad(cast(sequence, String), SEQUENCE_DIGITS, "0")
+
+
+def counter_bump(dialect: str):
+    """``INSERT … ON CONFLICT (day) DO UPDATE … RETURNING last`` for a ``day`` parameter, in ``dialect``."""
+    statement = UPSERTS[dialect](_counter).values(day=bindparam("day", type_=String), last=1)
     return statement.on_conflict_do_update(
         index_elements=[_counter.c.day], set_={"last": _counter.c.last + 1}
     ).returning(_counter.c.last)
+
+
+_bump_counter = reused_statement(counter_bump)
 
 
 def give_back_case_number(number: str) -> None:

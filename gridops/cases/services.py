@@ -15,8 +15,8 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import String, bindparam, insert, literal_column, select, true
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -38,13 +38,20 @@ from gridops.cases.models import (
     CasePause,
     CaseRequest,
 )
-from gridops.cases.numbers import give_back_case_number, next_case_number
+from gridops.cases.numbers import (
+    case_day,
+    case_number,
+    case_number_sql,
+    counter_bump,
+    give_back_case_number,
+    next_case_number,
+)
 from gridops.cases.photos import attach_photos
 from gridops.cases.states import ACTIONS, Action, Input, Scope, State, action_for, actions_from
 from gridops.catalogue.models import FilingStandard, SmallClass
 from gridops.catalogue.routing import suggest_unit
 from gridops.catalogue.services import find_small_class
-from gridops.db import UPSERTS, reused_statement, utcnow
+from gridops.db import UPSERTS, dialect_name, reused_statement, utcnow
 from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationFailed
 from gridops.extensions import db
 from gridops.i18n import current_locale
@@ -183,7 +190,10 @@ def file_or_find_case(
     area, worker_id, in_fringe = _area_worker_fringe(location)
     state = State.VERIFYING if source in VERIFIED_SOURCES else State.REPORTED
     department = suggest_unit(small_class, area)
-    case = _insert_case(
+    payload: dict = {"source": source, "located_in_gap": location.gap}
+    if state is State.VERIFYING:
+        payload["assigned_to"] = worker_id
+    filed = _insert_case(
         dict(
             idempotency_key=idempotency_key,
             source=source,
@@ -214,11 +224,14 @@ def file_or_find_case(
             ),
             assignee_id=worker_id if state is State.VERIFYING else None,
         ),
+        _event_values(reporter, "file", None, state, now, payload=payload),
+        reporter,
         now,
     )
-    if case is None:
+    if filed is None:
         # The key was used before (or by a concurrent filing, which the unique index waited for).
         return _same_report(_case_by_key(idempotency_key), reporter), False
+    case, event = filed
     # The rows the case points at are at hand: keep them on it, so reading it costs no query.
     for name, row in (
         ("small_class", small_class),
@@ -229,10 +242,6 @@ def file_or_find_case(
         ("suggested_department", department),
     ):
         set_committed_value(case, name, row)
-    payload: dict = {"source": source, "located_in_gap": location.gap}
-    if state is State.VERIFYING:
-        payload["assigned_to"] = worker_id
-    event = _append_event(case, reporter, "file", None, case.state_enum, now, payload=payload)
     events = [event]
     if self_handled:
         events.append(self_close_case(case, reporter, photos=photos, now=now))
@@ -279,18 +288,44 @@ def in_fringe(area: Area) -> bool:
     return bool(db.session.scalar(select(_fringe_clause(area.ancestor_ids))))
 
 
-def _insert_case(values: dict, now: datetime) -> Case | None:
-    """Number and insert the case in one statement; None if its idempotency key is taken.
+def _insert_case(values: dict, event: dict, actor: User, now: datetime) -> tuple[Case, CaseEvent] | None:
+    """Number and insert the case and its first event; None if its idempotency key is taken.
 
     ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING``: a first filing pays
     no lookup. A refused insert gives its number back (this transaction still holds the
     day's counter row, so no later number can have been handed out): numbers stay gap-free.
+    On PostgreSQL the counter, the case and the event are written by one statement
+    (data-modifying ``WITH``); elsewhere by three.
     """
+    values = _CASE_DEFAULTS | values
+    day = case_day(now)
+    if dialect_name() == "postgresql":
+        row = db.session.execute(_filing_statement(), {"day": day, **values, **_event_params(event)}).one()
+        case, sequence, event_id = row
+        if case is None:
+            give_back_case_number(case_number(day, sequence))
+            return None
+        return case, _persistent_event(event_id, case.id, event, actor)
     number = next_case_number(now)
     case = db.session.scalars(_case_insert(), {"number": number, **values}).first()
     if case is None:
         give_back_case_number(number)
-    return case
+        return None
+    return case, _insert_event(case, event, actor)
+
+
+#: The case columns a filing writes (all but the key and the number).
+_FILED_COLUMNS = [column for column in Case.__table__.c if column.name not in ("id", "number")]
+#: Their values unless a filing says otherwise: the fixed default, or NULL.
+_CASE_DEFAULTS = {
+    column.name: column.default.arg if column.default is not None and column.default.is_scalar else None
+    for column in _FILED_COLUMNS
+}
+_EVENT_COLUMNS = [column for column in CaseEvent.__table__.c if column.name not in ("id", "case_id")]
+
+
+def _event_params(event: dict) -> dict:
+    return {f"event_{name}": value for name, value in event.items()}
 
 
 @reused_statement
@@ -299,6 +334,43 @@ def _case_insert(dialect: str):
     return (
         UPSERTS[dialect](Case).on_conflict_do_nothing(index_elements=[Case.idempotency_key]).returning(Case)
     )
+
+
+@reused_statement
+def _filing_statement(dialect: str):
+    """PostgreSQL: bump the day's counter, insert the case numbered by it, insert its first event.
+
+    Returns one row: the case (None when its key was taken), the sequence drawn, the event id.
+    """
+    bumped = counter_bump(dialect).cte("bumped")
+    cases, events = Case.__table__, CaseEvent.__table__
+    filed = (
+        UPSERTS[dialect](cases)
+        .from_select(
+            ["number"] + [column.name for column in _FILED_COLUMNS],
+            select(
+                case_number_sql(bindparam("day", type_=String), bumped.c.last),
+                *(bindparam(column.name, type_=column.type) for column in _FILED_COLUMNS),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=[cases.c.idempotency_key])
+        .returning(*cases.c)
+        .cte("filed")
+    )
+    logged = (
+        insert(events)
+        .from_select(
+            ["case_id"] + [column.name for column in _EVENT_COLUMNS],
+            select(filed.c.id, *(bindparam(f"event_{column.name}", type_=column.type) for column in _EVENT_COLUMNS)),
+        )
+        .returning(events.c.id)
+        .cte("logged")
+    )
+    rows = (
+        select(bumped.c.last.label("sequence"), logged.c.id.label("event_id"), *filed.c)
+        .select_from(bumped.outerjoin(filed, true()).outerjoin(logged, true()))
+    )
+    return select(Case, literal_column("sequence"), literal_column("event_id")).from_statement(rows)
 
 
 def _check_text(problems: dict, field: str, value, limit: int) -> None:
@@ -965,20 +1037,37 @@ def _clean(value) -> str:
 
 def _append_event(case, actor, action, from_state, to_state, at, *, note="", payload=None) -> CaseEvent:
     _flush()  # the case's own changes first: a concurrent change to it is StaleCase
-    event = db.session.scalars(
-        _event_insert(),
-        dict(
-            case_id=case.id,
-            at=at,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            action=action,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value if to_state else None,
-            note=note or "",
-            payload=payload,
-        ),
-    ).one()
+    return _insert_event(case, _event_values(actor, action, from_state, to_state, at, note=note, payload=payload), actor)
+
+
+def _event_values(actor, action, from_state, to_state, at, *, note="", payload=None) -> dict:
+    """The columns of an event, but its case."""
+    return dict(
+        at=at,
+        actor_id=actor.id,
+        actor_role=actor.role,
+        action=action,
+        from_state=from_state.value if from_state else None,
+        to_state=to_state.value if to_state else None,
+        note=note or "",
+        payload=payload,
+    )
+
+
+def _insert_event(case, values: dict, actor) -> CaseEvent:
+    event = db.session.scalars(_event_insert(), {"case_id": case.id, **values}).one()
+    return _event_in_hand(event, actor)
+
+
+def _persistent_event(event_id: int, case_id: int, values: dict, actor) -> CaseEvent:
+    """The event another statement inserted, as a row of the session, from the values written."""
+    event = CaseEvent(id=event_id, case_id=case_id, **values)
+    make_transient_to_detached(event)
+    db.session.add(event)
+    return _event_in_hand(event, actor)
+
+
+def _event_in_hand(event: CaseEvent, actor) -> CaseEvent:
     # The actor is at hand, and a new event has no photos yet: reading them needs no query.
     set_committed_value(event, "actor", actor)
     set_committed_value(event, "photos", [])
