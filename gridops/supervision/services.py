@@ -25,7 +25,7 @@ from gridops.auth.permissions import is_signed_in
 from gridops.auth.roles import Role
 from gridops.cases.models import Case
 from gridops.cases.states import State
-from gridops.db import utcnow
+from gridops.db import bulk_insert, bulk_update, utcnow
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
@@ -289,26 +289,17 @@ def _sweep_batch(stage: _Stage, rows, now: datetime, result: SweepResult, reply_
         if step > stage.last_step:
             ended.append(row.case_id)
         elif (started, due) == (row.started_at, row.due_at):
-            moves.append(dict(k_case=row.case_id, next_step=step, next_at=ladder.hint(step)))
+            moves.append(dict(case_id=row.case_id, stage=stage.name, next_step=step, next_at=ladder.hint(step)))
         else:
             resets.append(
-                dict(k_case=row.case_id, started_at=started, due_at=due, next_step=step, next_at=ladder.hint(step))
+                dict(case_id=row.case_id, stage=stage.name, started_at=started, due_at=due, next_step=step,
+                     next_at=ladder.hint(step))
             )
     _write_orders(orders, addressees, now, gateway)
     table = EscalationWatch.__table__
-    key = (table.c.case_id == bindparam("k_case")) & (table.c.stage == stage.name)
+    bulk_update(table, moves, keys=["case_id", "stage"])
+    bulk_update(table, resets, keys=["case_id", "stage"])
     options = {"synchronize_session": False}
-    if moves:
-        db.session.execute(
-            update(table).where(key).values(next_step=bindparam("next_step"), next_at=bindparam("next_at")),
-            moves, execution_options=options,
-        )
-    if resets:
-        db.session.execute(
-            update(table).where(key).values(started_at=bindparam("started_at"), due_at=bindparam("due_at"),
-                                             next_step=bindparam("next_step"), next_at=bindparam("next_at")),
-            resets, execution_options=options,
-        )
     if ended:
         db.session.execute(
             delete(table).where(table.c.case_id.in_(ended), table.c.stage == stage.name), execution_options=options
@@ -320,28 +311,18 @@ def _write_orders(orders: list[dict], addressees: list[list[dict]], now: datetim
     """Insert orders, their recipients and (when a gateway is set up) their outbox messages."""
     if not orders:
         return []
-    order_table = SupervisionOrder.__table__
-    ids = list(
-        db.session.execute(
-            insert(order_table).returning(order_table.c.id, sort_by_parameter_order=True), orders
-        ).scalars()
-    )
-    recipients = [
+    ids = bulk_insert(SupervisionOrder.__table__, orders, returning=SupervisionOrder.__table__.c.id)
+    bulk_insert(SupervisionRecipient.__table__, [
         {"order_id": order_id, "department_id": None, "area_id": None, "role": None, **addressee}
         for order_id, group in zip(ids, addressees)
         for addressee in group
-    ]
-    if recipients:
-        db.session.execute(insert(SupervisionRecipient.__table__), recipients)
+    ])
     if gateway:
-        db.session.execute(
-            insert(OutboxMessage.__table__),
-            [
-                dict(order_id=order_id, channel="gateway", payload={"order_id": order_id}, status="pending",
-                     attempts=0, next_attempt_at=now, last_error="", created_at=now)
-                for order_id in ids
-            ],
-        )
+        bulk_insert(OutboxMessage.__table__, [
+            dict(order_id=order_id, channel="gateway", payload={"order_id": order_id}, status="pending",
+                 attempts=0, next_attempt_at=now, last_error="", created_at=now)
+            for order_id in ids
+        ])
     return ids
 
 
