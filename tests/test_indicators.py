@@ -165,3 +165,26 @@ def test_an_unknown_grouping_is_refused(app):
     with pytest.raises(ValidationFailed) as caught:
         compute_indicators(JUNE, "planet")
     assert "group_by" in caught.value.fields
+
+
+@pytest.mark.parametrize("scope", [{}, {"scope_path": "district"}, {"department_id": "unit"}])
+def test_groupings_counted_together_equal_one_at_a_time(app, scope):
+    """compute_indicator_sets shares one pass between the city, area and unit groupings: the
+    figures are those of each grouping counted on its own, for every scope."""
+    from gridops.evaluation.indicators import compute_indicator_sets
+    from gridops.evaluation.models import GROUP_BYS
+
+    make_june()
+    if "scope_path" in scope:
+        district = max(compute_indicators(JUNE, "district"), key=lambda r: r.reports)
+        scope = {"scope_path": district.path}
+    elif "department_id" in scope:
+        unit = max(compute_indicators(JUNE, "unit"), key=lambda r: r.reports)
+        scope = {"department_id": unit.ref_id}
+    together = compute_indicator_sets(JUNE, GROUP_BYS, **scope)
+    assert list(together) == list(GROUP_BYS)
+    for group_by in GROUP_BYS:
+        alone = [row.to_dict() for row in compute_indicators(JUNE, group_by, **scope)]
+        assert [row.to_dict() for row in together[group_by]] == alone, group_by
+    assert any(row.covered_grids for row in together["district"])
+    assert any(row.rework_cases for row in together["unit"])

@@ -30,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 
 from gridops.auth.models import User
@@ -185,30 +186,62 @@ def compute_indicators(
     the cases held by one unit and its sub-units. Groups with no cases still get a row
     (zeros, rates None) so that rankings list every area and unit.
     """
-    if group_by not in GROUP_BYS:
-        raise ValidationFailed.field("group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS)))
+    return compute_indicator_sets(period, [group_by], scope_path=scope_path, department_id=department_id)[group_by]
+
+
+def compute_indicator_sets(
+    period: Period,
+    group_bys,
+    *,
+    scope_path: str | None = None,
+    department_id: int | None = None,
+) -> dict[str, list[IndicatorRow]]:
+    """``compute_indicators`` for several groupings of one period, by grouping, counted together.
+
+    The city, area and unit groupings share their passes: one query over the period's cases
+    (and one over its events, hotline orders and contacts, and patrol reports) reads every
+    grouping's key at once, and each grouping adds up the rows of its keys. The figures are
+    the same as one grouping at a time; grid workers and posts take passes of their own.
+    """
+    for group_by in group_bys:
+        if group_by not in GROUP_BYS:
+            raise ValidationFailed.field(
+                "group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS))
+            )
     start, end = period.start_utc, period.end_utc
     if db.engine.dialect.name == "postgresql":
         # Compiling these wide aggregates costs PostgreSQL's JIT more than running them.
         db.session.execute(text("SET LOCAL jit = off"))
     departments = department_subtree(department_id) if department_id is not None else None
-    grouping = _Grouping(group_by, scope_path, departments)
-    totals: dict = defaultdict(dict)
+    groupings = [_Grouping(group_by, scope_path, departments) for group_by in dict.fromkeys(group_bys)]
+    shared = [g for g in groupings if g.group_by in SHARED_PASS]
+    passes = ([_Keys(shared)] if shared else []) + [_Keys([g]) for g in groupings if g.group_by not in SHARED_PASS]
+    totals: dict[str, dict] = {g.group_by: {} for g in groupings}
+    for keys in passes:
+        for facts in (
+            _case_facts(keys, start, end),
+            _event_facts(keys, start, end),
+            _hotline_facts(keys, start, end),
+            _patrol_facts(keys, start, end),
+        ):
+            for group_by, by_key in facts.items():
+                _add(totals[group_by], by_key)
+    out = {}
+    for grouping in groupings:
+        group_totals = totals[grouping.group_by]
+        rows = grouping.rows(group_totals)
+        for row in rows:
+            _finish(row, group_totals.get(row.ref_id if row.ref_id is not None else row.key, {}))
+        out[grouping.group_by] = rows
+    return out
 
-    def merge(facts: dict) -> None:
-        for key, values in facts.items():
-            row = totals[key]
-            for name, value in values.items():
-                row[name] = row.get(name, 0) + (value or 0)
 
-    merge(_case_facts(grouping, start, end))
-    merge(_event_facts(grouping, start, end))
-    merge(_hotline_facts(grouping, start, end))
-    merge(_patrol_facts(grouping, start, end))
-    rows = grouping.rows(totals)
-    for row in rows:
-        _finish(row, totals.get(row.ref_id if row.ref_id is not None else row.key, {}))
-    return rows
+def _add(totals: dict, facts: dict) -> None:
+    """Add per-key figures into ``totals`` (key → figure → sum); a missing figure counts 0."""
+    for key, values in facts.items():
+        row = totals.setdefault(key, {})
+        for name, value in values.items():
+            row[name] = row.get(name, 0) + (value or 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +354,81 @@ class _Grouping:
         return [IndicatorRow(key=role, label=Role(role).label(locale), peer_group="post") for role in roles]
 
 
+#: Groupings under which each case (event, order, contact) counts for at most one group:
+#: they are counted together, every key read in the same pass.
+SHARED_PASS = ("city", *AREA_GROUPS, "unit")
+
+
+class _Keys:
+    """The group keys one pass reads: one grouping's key, or the keys of several shared-pass
+    groupings side by side (the area ids at their levels and the holding unit)."""
+
+    def __init__(self, groupings: list[_Grouping], *, side_by_side: bool = False):
+        self.groupings = groupings
+        #: One grouping read through its own key column (the city: a constant).
+        self.single = groupings[0] if len(groupings) == 1 and not side_by_side else None
+        self.group_bys = [g.group_by for g in groupings]
+
+    def case_scope(self):
+        return self.groupings[0].case_scope()
+
+    @property
+    def scope_path(self) -> str | None:
+        return self.groupings[0].scope_path
+
+    def only(self, group_bys) -> _Keys | None:
+        """The keys of those of ``group_bys`` this pass reads (None if none)."""
+        kept = [g for g in self.groupings if g.group_by in group_bys]
+        return _Keys(kept) if kept else None
+
+    def key_and_joins(self, stmt: Select, *, by_reporter: bool = False) -> tuple[Select, list]:
+        """``stmt`` (from Case) with the joins the keys need, and the key columns."""
+        if self.single is not None:
+            stmt, key = self.single.key_and_joins(stmt, by_reporter=by_reporter)
+            return stmt, [key]
+        columns = []
+        for grouping in self.groupings:
+            if grouping.level is not None:
+                columns.append(grouping.area_key(Case.area_path))
+            elif grouping.group_by == "unit":
+                columns.append(Case.holder_department_id)
+        return stmt, columns
+
+    def group(self, stmt: Select, columns: list) -> Select:
+        if self.single is not None:
+            return self.single.group(stmt, columns[0])
+        return stmt.group_by(*columns) if columns else stmt
+
+    def where_keyed(self, columns: list):
+        """A single grouping's rows without a group (above its level) are left out in SQL; shared
+        passes leave them out when splitting."""
+        return columns[0].is_not(None) if self.single is not None else true()
+
+    def split(self, parts) -> list[tuple[str, object]]:
+        """(grouping, key) pairs a row of key columns ``parts`` counts for."""
+        if self.single is not None:
+            return [(self.single.group_by, parts[0])]
+        out, position = [], 0
+        for grouping in self.groupings:
+            if grouping.group_by == "city":
+                out.append(("city", "city"))
+                continue
+            key = parts[position]
+            position += 1
+            if key is not None:
+                out.append((grouping.group_by, key))
+        return out
+
+    def collect(self, rows, names: list[str], width: int) -> dict[str, dict]:
+        """grouping → key → figure → sum, from result rows of ``width`` key columns then ``names``."""
+        facts: dict[str, dict] = {g: {} for g in self.group_bys}
+        for row in rows:
+            values = dict(zip(names, row[width:]))
+            for group_by, key in self.split(row[:width]):
+                _add(facts[group_by], {key: values})
+        return facts
+
+
 def _level_for(group_by: str) -> AreaLevel:
     key = AREA_GROUPS[group_by]
     stmt = select(AreaLevel).where(AreaLevel.is_unit.is_(True)) if key is None else select(AreaLevel).where(
@@ -385,7 +493,7 @@ def _within(column, start: datetime, end: datetime):
     return and_(column >= start, column < end)
 
 
-def _case_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+def _case_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
     """Reports, registrations, closures, the due set and overdue cases: one pass over the cases."""
     open_at_end = and_(
         Case.state.notin_([State.CANCELLED.value, State.MERGED.value]),
@@ -460,29 +568,31 @@ def _case_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
         "valid_reports": _count(and_(patrol, Case.registered_at.is_not(None))),
         "invalid_reports": _count(and_(patrol, Case.state == State.CANCELLED.value)),
     }
-    if grouping.group_by != "worker":
+    if "worker" not in keys.group_bys:
         columns.update(patrol_columns)
-    facts = _grouped(grouping, columns, relevant, paused)
-    if grouping.group_by == "worker":
+    facts = _grouped(keys, columns, relevant, paused)
+    if "worker" in keys.group_bys:
         # A grid worker's own patrol figures follow the reports they filed.
-        facts_by_reporter = _grouped(grouping, patrol_columns, patrol, None, by_reporter=True)
-        for key, values in facts_by_reporter.items():
-            facts.setdefault(key, {}).update(values)
+        _add(facts["worker"], _grouped(keys, patrol_columns, patrol, None, by_reporter=True)["worker"])
     return facts
 
 
-def _grouped(grouping: _Grouping, columns: dict, where, paused, *, by_reporter: bool = False) -> dict:
+def _grouped(keys: _Keys, columns: dict, where, paused, *, by_reporter: bool = False) -> dict:
     stmt = select(Case.id).select_from(Case)
     if paused is not None:
         stmt = stmt.outerjoin(paused, paused.c.case_id == Case.id)
-    stmt, key = grouping.key_and_joins(stmt, by_reporter=by_reporter)
+    stmt, key_columns = keys.key_and_joins(stmt, by_reporter=by_reporter)
     names = list(columns)
-    stmt = stmt.with_only_columns(key.label("group_key"), *(columns[n].label(n) for n in names), maintain_column_froms=True)
-    stmt = grouping.group(stmt.where(where, grouping.case_scope()), key)
-    return {row[0]: dict(zip(names, row[1:])) for row in db.session.execute(stmt)}
+    stmt = stmt.with_only_columns(
+        *(key.label(f"group_key{n}") for n, key in enumerate(key_columns)),
+        *(columns[n].label(n) for n in names),
+        maintain_column_froms=True,
+    )
+    stmt = keys.group(stmt.where(where, keys.case_scope()), key_columns)
+    return keys.collect(db.session.execute(stmt), names, len(key_columns))
 
 
-def _event_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+def _event_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
     """Dispatches and their accuracy, on-site checks and rework: the period's events."""
     in_period = _within(CaseEvent.at, start, end)
     priority = Case.source.in_(PRIORITY_SOURCES)
@@ -498,89 +608,93 @@ def _event_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
         "triple_rework_cases": _count(third_failure),
         "priority_triple_rework_cases": _count(and_(third_failure, priority)),
     }
-    facts: dict = defaultdict(dict)
+    facts: dict = {group_by: {} for group_by in keys.group_bys}
 
-    def add(columns: dict, actions: tuple, key_override=None) -> None:
+    def add(keys: _Keys, columns: dict, actions: tuple, key_override=None) -> None:
         stmt = select(CaseEvent.id).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
         if key_override is None:
-            stmt, key = grouping.key_and_joins(stmt)
+            stmt, key_columns = keys.key_and_joins(stmt)
         else:
-            key = key_override
+            key_columns = [key_override]
         names = list(columns)
-        stmt = stmt.with_only_columns(key.label("group_key"), *(columns[n].label(n) for n in names),
-                                      maintain_column_froms=True)
-        stmt = stmt.where(in_period, CaseEvent.action.in_(actions), grouping.case_scope(), key.is_not(None))
-        for row in db.session.execute(grouping.group(stmt, key)):
-            facts[row[0]].update(zip(names, row[1:]))
+        stmt = stmt.with_only_columns(
+            *(key.label(f"group_key{n}") for n, key in enumerate(key_columns)),
+            *(columns[n].label(n) for n in names),
+            maintain_column_froms=True,
+        )
+        where_keyed = key_override.is_not(None) if key_override is not None else keys.where_keyed(key_columns)
+        stmt = stmt.where(in_period, CaseEvent.action.in_(actions), keys.case_scope(), where_keyed)
+        stmt = stmt.group_by(*key_columns) if key_override is not None else keys.group(stmt, key_columns)
+        for group_by, by_key in keys.collect(db.session.execute(stmt), names, len(key_columns)).items():
+            _add(facts[group_by], by_key)
 
-    if grouping.group_by == "unit":
+    unit = keys.only(("unit",))
+    if unit is not None:
         # A dispatch counts for the unit it went to; an inaccurate one for the unit it left;
         # checks for the unit holding the case.
-        add({"dispatches": func.count()}, DISPATCH_ACTIONS, CaseEvent.payload["unit_id"].as_integer())
+        add(unit, {"dispatches": func.count()}, DISPATCH_ACTIONS, CaseEvent.payload["unit_id"].as_integer())
         left = case((inaccurate, CaseEvent.payload["from_unit_id"].as_integer()), else_=Case.holder_department_id)
-        add(columns, INACCURATE_ACTIONS + CHECK_ACTIONS, left)
-    else:
+        add(unit, columns, INACCURATE_ACTIONS + CHECK_ACTIONS, left)
+    others = keys.only([g for g in keys.group_bys if g != "unit"])
+    if others is not None:
         columns["dispatches"] = _count(CaseEvent.action.in_(DISPATCH_ACTIONS))
-        add(columns, tuple({*DISPATCH_ACTIONS, *INACCURATE_ACTIONS, *CHECK_ACTIONS}))
+        add(others, columns, tuple({*DISPATCH_ACTIONS, *INACCURATE_ACTIONS, *CHECK_ACTIONS}))
     return facts
 
 
-def _hotline_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+def _hotline_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
     """Replies and follow-up calls (on time or not, satisfaction) and repeated complaints of the 12345 hotline."""
-    facts: dict = defaultdict(dict)
+    facts: dict = {group_by: {} for group_by in keys.group_bys}
+
+    def add(source, columns: dict, where) -> None:
+        stmt, key_columns = keys.key_and_joins(source)
+        names = list(columns)
+        stmt = stmt.with_only_columns(
+            *(key.label(f"group_key{n}") for n, key in enumerate(key_columns)),
+            *(columns[n].label(n) for n in names),
+            maintain_column_froms=True,
+        ).where(*where, keys.case_scope())
+        for group_by, by_key in keys.collect(db.session.execute(keys.group(stmt, key_columns)), names,
+                                             len(key_columns)).items():
+            _add(facts[group_by], by_key)
+
     orders = select(HotlineOrder.id).select_from(HotlineOrder).join(Case, Case.id == HotlineOrder.case_id)
-    orders, key = grouping.key_and_joins(orders)
-    replies = orders.with_only_columns(
-        key.label("group_key"),
-        func.count().label("replies"),
-        _count(HotlineOrder.replied_at <= HotlineOrder.reply_due_at).label("on_time_replies"),
-        maintain_column_froms=True,
-    ).where(_within(HotlineOrder.replied_at, start, end), grouping.case_scope())
-    for row in db.session.execute(grouping.group(replies, key)):
-        facts[row[0]].update(replies=row[1], on_time_replies=row[2])
-    followups = orders.with_only_columns(
-        key.label("group_key"),
-        func.count().label("followups"),
-        _count(HotlineOrder.followed_up_at <= HotlineOrder.followup_due_at).label("on_time_followups"),
-        _count(HotlineOrder.satisfaction.in_(SATISFIED)).label("satisfied_followups"),
-        maintain_column_froms=True,
-    ).where(_within(HotlineOrder.followed_up_at, start, end), HotlineOrder.satisfaction.is_not(None),
-            grouping.case_scope())
-    for row in db.session.execute(grouping.group(followups, key)):
-        facts[row[0]].update(followups=row[1], on_time_followups=row[2], satisfied_followups=row[3])
+    add(orders, {
+        "replies": func.count(),
+        "on_time_replies": _count(HotlineOrder.replied_at <= HotlineOrder.reply_due_at),
+    }, [_within(HotlineOrder.replied_at, start, end)])
+    add(orders, {
+        "followups": func.count(),
+        "on_time_followups": _count(HotlineOrder.followed_up_at <= HotlineOrder.followup_due_at),
+        "satisfied_followups": _count(HotlineOrder.satisfaction.in_(SATISFIED)),
+    }, [_within(HotlineOrder.followed_up_at, start, end), HotlineOrder.satisfaction.is_not(None)])
     contacts = select(HotlineContact.id).select_from(HotlineContact).join(Case, Case.id == HotlineContact.case_id)
-    contacts, key = grouping.key_and_joins(contacts)
-    contacts = contacts.with_only_columns(
-        key.label("group_key"),
-        func.count().label("hotline_contacts"),
-        _count(HotlineContact.repeat.is_(True)).label("repeat_contacts"),
-        maintain_column_froms=True,
-    ).where(_within(HotlineContact.contacted_at, start, end), grouping.case_scope())
-    contacts = grouping.group(contacts, key)
-    for row in db.session.execute(contacts):
-        facts[row[0]].update(hotline_contacts=row[1], repeat_contacts=row[2])
+    add(contacts, {
+        "hotline_contacts": func.count(),
+        "repeat_contacts": _count(HotlineContact.repeat.is_(True)),
+    }, [_within(HotlineContact.contacted_at, start, end)])
     return facts
 
 
-def _patrol_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
+def _patrol_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
     """Patrol coverage: of a group's active unit grids, how many had a patrol report in the period.
 
-    Two small aggregates: the grids per group, and the distinct grids among the period's
-    patrol reports per group (a grid worker: among the reports they filed in their own grids).
+    Small aggregates: the grids per group, and the distinct grids among the period's patrol
+    reports (a grid worker: among the reports they filed in their own grids). Area groupings
+    read the reported grids once, keyed by every grouping's area, and count each group's
+    distinct grids from those rows (at most one per grid and group).
     """
-    group_by = grouping.group_by
-    if group_by in ("unit", "post"):
-        return {}
+    facts: dict = {group_by: {} for group_by in keys.group_bys}
     unit_rank = select(AreaLevel.rank).where(AreaLevel.is_unit.is_(True)).scalar_subquery()
     grids = select(Area.id).where(Area.level_rank == unit_rank, Area.active.is_(True))
-    if grouping.scope_path:
-        grids = grids.where(Area.path.startswith(grouping.scope_path, autoescape=True))
+    if keys.scope_path:
+        grids = grids.where(Area.path.startswith(keys.scope_path, autoescape=True))
     reports = select(Case.id).select_from(Case).where(
-        _within(Case.reported_at, start, end), Case.source == "patrol", grouping.case_scope(),
+        _within(Case.reported_at, start, end), Case.source == "patrol", keys.case_scope(),
         Case.unit_grid_id.in_(grids),
     )
     link = responsibility_grid_area.c
-    if group_by == "worker":
+    if "worker" in keys.group_bys:
         owner = ResponsibilityGrid.worker_id
         owned = (
             select(owner, func.count())
@@ -595,19 +709,28 @@ def _patrol_facts(grouping: _Grouping, start: datetime, end: datetime) -> dict:
             .with_only_columns(Case.reporter_id, func.count(distinct(Case.unit_grid_id)), maintain_column_froms=True)
             .group_by(Case.reporter_id)
         )
-    elif group_by == "city":
-        owned = select(literal_column("'city'"), func.count()).select_from(grids.subquery())
-        covered = reports.with_only_columns(literal_column("'city'"), func.count(distinct(Case.unit_grid_id)))
-    else:
-        key = grouping.area_key(Area.path)
-        owned = select(key, func.count()).where(Area.id.in_(grids)).group_by(key)
-        case_key = grouping.area_key(Case.area_path)
-        covered = reports.with_only_columns(case_key, func.count(distinct(Case.unit_grid_id))).group_by(case_key)
-    facts: dict = defaultdict(dict)
-    for key, count in db.session.execute(owned):
-        facts[key]["patrol_grids"] = count
-    for key, count in db.session.execute(covered):
-        facts[key]["covered_grids"] = count
+        _add(facts["worker"], {key: {"patrol_grids": count} for key, count in db.session.execute(owned)})
+        _add(facts["worker"], {key: {"covered_grids": count} for key, count in db.session.execute(covered)})
+        return facts
+    areas = keys.only(["city", *AREA_GROUPS])
+    if areas is None:  # units and posts own no grids
+        return facts
+    for grouping in areas.groupings:
+        if grouping.group_by == "city":
+            owned = select(literal_column("'city'"), func.count()).select_from(grids.subquery())
+        else:
+            key = grouping.area_key(Area.path)
+            owned = select(key, func.count()).where(Area.id.in_(grids)).group_by(key)
+        _add(facts[grouping.group_by], {key: {"patrol_grids": count} for key, count in db.session.execute(owned)})
+    side_by_side = _Keys(areas.groupings, side_by_side=True)
+    _, key_columns = side_by_side.key_and_joins(reports)
+    reported = reports.with_only_columns(*key_columns, Case.unit_grid_id).group_by(*key_columns, Case.unit_grid_id)
+    covered: dict = defaultdict(set)
+    for row in db.session.execute(reported):
+        for group_by, key in side_by_side.split(row[:-1]):
+            covered[group_by, key].add(row[-1])
+    for (group_by, key), grid_ids in covered.items():
+        _add(facts[group_by], {key: {"covered_grids": len(grid_ids)}})
     return facts
 
 

@@ -32,7 +32,7 @@ from gridops.errors import InvalidTransition, NotAllowed, ValidationFailed
 from gridops.evaluation.campaigns import campaign_progress, campaigns_overlapping
 from gridops.evaluation.models import NOTICE_KINDS, Notice
 from gridops.evaluation.periods import Period
-from gridops.evaluation.snapshots import freeze_snapshot, indicator_table
+from gridops.evaluation.snapshots import freeze_snapshots, indicator_table, indicator_tables
 from gridops.extensions import db
 from gridops.org.models import Department
 from gridops.supervision.models import SupervisionOrder
@@ -473,9 +473,15 @@ def _scored(item) -> dict:
 
 def scored_table(period: Period, group_by: str, scope: Scope, *, now: datetime, with_changes: bool = True):
     """The period's scored rows for ``group_by`` in scope; a closed period's are frozen first."""
+    return scored_tables(period, [group_by], scope, now=now, with_changes=with_changes)[group_by]
+
+
+def scored_tables(period: Period, group_bys, scope: Scope, *, now: datetime, with_changes: bool = True):
+    """``scored_table`` for several groupings, by grouping: each period involved is frozen or
+    computed once for all of them (one pass over its cases)."""
     if period.is_closed(now):
-        freeze_snapshot(period, group_by, now=now)
-    return indicator_table(period, group_by, scope_path=scope.path, with_changes=with_changes, now=now)
+        freeze_snapshots(period, group_bys, now=now)
+    return indicator_tables(period, group_bys, scope_path=scope.path, with_changes=with_changes, now=now)
 
 
 def _ranked(rows: list[dict], length: int) -> tuple[list[dict], list[dict]]:
@@ -488,14 +494,15 @@ def _ranked(rows: list[dict], length: int) -> tuple[list[dict], list[dict]]:
 
 def _monthly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, now: datetime) -> dict:
     length = int(settings["list_length"])
+    tables = scored_tables(period, [*settings["monthly_groups"], "city"], scope, now=now)
     groups = []
     for group_by in settings["monthly_groups"]:
-        table = scored_table(period, group_by, scope, now=now)
+        table = tables[group_by]
         rows = sorted((_scored(item) for item in table.rows),
                       key=lambda r: (r["peer_group"], r["rank"] is None, r["rank"] or 0, r["key"]))
         best, worst = _ranked(rows, length)
         groups.append({"group_by": group_by, "frozen": table.frozen, "rows": rows, "best": best, "worst": worst})
-    city = scored_table(period, "city", scope, now=now)
+    city = tables["city"]
     months, month = [], period
     for _step in range(max(1, int(settings["trend_months"]))):
         months.insert(0, month)

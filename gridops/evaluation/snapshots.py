@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gridops.db import utcnow
 from gridops.errors import ValidationFailed
-from gridops.evaluation.indicators import AREA_GROUPS, department_subtree, compute_indicators
+from gridops.evaluation.indicators import AREA_GROUPS, compute_indicator_sets, department_subtree
 from gridops.evaluation.models import GROUP_BYS, IndicatorSnapshot, ScoreScheme
 from gridops.evaluation.periods import Period
 from gridops.evaluation.scores import ScoredRow, compare, default_scheme, score_rows
@@ -65,16 +65,31 @@ def freeze_snapshot(
     stored, unchanged — also when another process froze it a moment earlier (the unique key
     decides). Flushes; the caller commits.
     """
+    return freeze_snapshots(period, [group_by], scheme, now=now)[0]
+
+
+def freeze_snapshots(
+    period: Period, group_bys, scheme: ScoreScheme | None = None, *, now: datetime | None = None
+) -> list[IndicatorSnapshot]:
+    """``freeze_snapshot`` for several groupings of one period, in ``group_bys``' order; the
+    missing ones are computed together (``compute_indicator_sets``: one pass over the period)."""
     now = now or utcnow()
-    if group_by not in GROUP_BYS:
-        raise ValidationFailed.field("group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS)))
+    for group_by in group_bys:
+        if group_by not in GROUP_BYS:
+            raise ValidationFailed.field("group_by", _("must be one of %(values)s", values=", ".join(GROUP_BYS)))
     if not period.is_closed(now):
         raise ValidationFailed.field("period", _("the period has not ended yet"))
     scheme = scheme or default_scheme()
-    existing = find_snapshot(period, group_by, scheme)
-    if existing is not None:
-        return existing
-    rows = score_rows(compute_indicators(period, group_by), scheme)
+    snapshots = {group_by: find_snapshot(period, group_by, scheme) for group_by in group_bys}
+    missing = [group_by for group_by, snapshot in snapshots.items() if snapshot is None]
+    if missing:
+        computed = compute_indicator_sets(period, missing)
+        for group_by in missing:
+            snapshots[group_by] = _store(period, group_by, scheme, score_rows(computed[group_by], scheme), now)
+    return [snapshots[group_by] for group_by in group_bys]
+
+
+def _store(period: Period, group_by: str, scheme: ScoreScheme, rows: list[ScoredRow], now: datetime) -> IndicatorSnapshot:
     snapshot = IndicatorSnapshot(
         period_key=period.key,
         period_kind=period.kind,
@@ -112,9 +127,7 @@ def freeze_closed_periods(now: datetime, *, kinds=FROZEN_KINDS, group_bys=GROUP_
     scheme = default_scheme()
     frozen = []
     for kind in kinds:
-        period = Period.last_closed(kind, now)
-        for group_by in group_bys:
-            frozen.append(freeze_snapshot(period, group_by, scheme, now=now))
+        frozen.extend(freeze_snapshots(Period.last_closed(kind, now), list(group_bys), scheme, now=now))
     return frozen
 
 
@@ -136,32 +149,60 @@ def indicator_table(
     (flushed: the caller commits); open and custom periods, and scopes a city-wide snapshot
     cannot serve, are computed.
     """
+    return indicator_tables(
+        period, [group_by], scheme, scope_path=scope_path, department_id=department_id,
+        with_changes=with_changes, now=now,
+    )[group_by]
+
+
+def indicator_tables(
+    period: Period,
+    group_bys,
+    scheme: ScoreScheme | None = None,
+    *,
+    scope_path: str | None = None,
+    department_id: int | None = None,
+    with_changes: bool = True,
+    now: datetime | None = None,
+) -> dict[str, IndicatorTable]:
+    """``indicator_table`` for several groupings, by grouping: each of the three periods
+    (this one, the previous one, last year's) is frozen or computed once for all of them."""
     scheme = scheme or default_scheme()
     now = now or utcnow()
-    table = _table(period, group_by, scheme, scope_path, department_id, now)
+    group_bys = list(dict.fromkeys(group_bys))
+    tables = _tables(period, group_bys, scheme, scope_path, department_id, now)
     if with_changes:
-        previous = _table(period.previous(), group_by, scheme, scope_path, department_id, now).rows
-        last_year = _table(period.same_period_last_year(), group_by, scheme, scope_path, department_id, now).rows
-        compare(table.rows, previous, last_year)
-    return table
+        previous = _tables(period.previous(), group_bys, scheme, scope_path, department_id, now)
+        last_year = _tables(period.same_period_last_year(), group_bys, scheme, scope_path, department_id, now)
+        for group_by, table in tables.items():
+            compare(table.rows, previous[group_by].rows, last_year[group_by].rows)
+    return tables
 
 
-def _table(period, group_by, scheme, scope_path, department_id, now) -> IndicatorTable:
-    snapshot = find_snapshot(period, group_by, scheme)
-    if (
-        snapshot is None
+def _tables(period, group_bys, scheme, scope_path, department_id, now) -> dict[str, IndicatorTable]:
+    snapshots = {group_by: find_snapshot(period, group_by, scheme) for group_by in group_bys}
+    to_freeze = [
+        group_by for group_by, snapshot in snapshots.items()
+        if snapshot is None
         and period.kind in FROZEN_KINDS
         and period.is_closed(now)
         and _served_by_snapshot(group_by, scope_path, department_id)
-    ):
-        snapshot = freeze_snapshot(period, group_by, scheme, now=now)
-    if snapshot is not None:
-        rows = _narrowed(snapshot.rows, group_by, scope_path, department_id)
+    ]
+    if to_freeze:
+        snapshots.update(zip(to_freeze, freeze_snapshots(period, to_freeze, scheme, now=now)))
+    tables: dict[str, IndicatorTable] = {}
+    for group_by, snapshot in snapshots.items():
+        rows = _narrowed(snapshot.rows, group_by, scope_path, department_id) if snapshot is not None else None
         if rows is not None:
-            return IndicatorTable(period, group_by, scheme, [ScoredRow.from_dict(r) for r in rows],
-                                  frozen_at=snapshot.frozen_at, parameters=snapshot.scheme_parameters)
-    rows = compute_indicators(period, group_by, scope_path=scope_path, department_id=department_id)
-    return IndicatorTable(period, group_by, scheme, score_rows(rows, scheme), parameters=scheme.parameters)
+            tables[group_by] = IndicatorTable(period, group_by, scheme, [ScoredRow.from_dict(r) for r in rows],
+                                              frozen_at=snapshot.frozen_at, parameters=snapshot.scheme_parameters)
+    live = [group_by for group_by in group_bys if group_by not in tables]
+    if live:
+        computed = compute_indicator_sets(period, live, scope_path=scope_path, department_id=department_id)
+        for group_by in live:
+            tables[group_by] = IndicatorTable(period, group_by, scheme, score_rows(computed[group_by], scheme),
+                                              parameters=scheme.parameters)
+    return {group_by: tables[group_by] for group_by in group_bys}
 
 
 def _served_by_snapshot(group_by: str, scope_path: str | None, department_id: int | None) -> bool:
