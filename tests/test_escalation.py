@@ -301,3 +301,30 @@ def test_orders_count_in_the_database_not_just_the_result(app):
     sweep_escalations(local(2026, 6, 1, 16))
     assert db.session.scalar(select(func.count()).select_from(SupervisionOrder)) == 2
     assert db.session.scalar(select(func.count()).select_from(SupervisionRecipient)) == 3
+
+
+def test_bulk_writes_line_up_with_their_rows(app):
+    """The sweep's bulk insert returns each row's id in the order of the rows (recipients hang on
+    them), and the bulk update sets each row's own values (PostgreSQL: arrays, SQLite: executemany)."""
+    from gridops.db import bulk_insert, bulk_update
+
+    world = make_world()
+    cases = [make_case("handling", world=world, now=T0) for _ in range(3)]
+    table = SupervisionOrder.__table__
+    rows = [
+        dict(case_id=case.id, kind="timeout", level=level, basis_at=T0, instruction="", reply_required=False,
+             reply_due_at=None, created_at=T0, department_id=None)
+        for level in (3, 1, 2) for case in reversed(cases)
+    ]
+    ids = bulk_insert(table, rows, returning=table.c.id)
+    stored = {
+        id_: (case_id, level)
+        for id_, case_id, level in db.session.execute(select(table.c.id, table.c.case_id, table.c.level))
+    }
+    assert [stored[id_] for id_ in ids] == [(row["case_id"], row["level"]) for row in rows]
+    moves = [dict(case_id=case.id, stage="handling", next_step=n, next_at=T0 + timedelta(days=n))
+             for n, case in enumerate(cases, start=1)]
+    bulk_update(EscalationWatch.__table__, moves, keys=["case_id", "stage"])
+    assert [(_watch(case).next_step, _watch(case).next_at) for case in cases] == [
+        (n, T0 + timedelta(days=n)) for n in (1, 2, 3)
+    ]

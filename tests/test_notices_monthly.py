@@ -73,3 +73,32 @@ def test_a_closed_month_is_frozen_before_it_is_read(month_world):
     assert db.session.scalar(
         select(func.count()).select_from(IndicatorSnapshot).where(IndicatorSnapshot.period_key == "2026-07")
     ) == 0
+
+
+def test_figures_equal_each_grouping_computed_from_scratch(month_world):
+    """The notice counts each month once for all its groupings and reads the months it froze
+    back from their snapshots: its rows, changes and trend are those of every grouping and
+    month computed on its own."""
+    from gridops.evaluation.indicators import compute_indicators
+    from gridops.evaluation.notices import _scored
+    from gridops.evaluation.scores import compare, default_scheme, score_rows
+
+    content = generate_notice("monthly", JUNE, now=AFTER_JUNE).content
+    scheme = default_scheme()
+
+    def scratch(period, group_by):
+        return score_rows(compute_indicators(period, group_by), scheme)
+
+    shown = {g["group_by"]: {r["key"]: r for r in g["rows"]} for g in content["groups"]}
+    shown["city"] = {content["city"]["key"]: content["city"]}
+    for group_by, rows in shown.items():
+        expected = scratch(JUNE, group_by)
+        compare(expected, scratch(JUNE.previous(), group_by), scratch(JUNE.same_period_last_year(), group_by))
+        assert rows == {item.row.key: _scored(item) for item in expected}, group_by
+    months = {t["period"]: t for t in content["trend"]}
+    for key, point in months.items():
+        (city,) = scratch(Period.parse(key), "city")
+        assert (point["reports"], point["closures"], point["closure_rate"], point["on_time_closure_rate"],
+                point["score"]) == (city.row.reports, city.row.closures, city.row.closure_rate,
+                                    city.row.on_time_closure_rate, city.score)
+    assert shown["unit"] and shown["district"] and months["2026-05"]["closures"] == 1
