@@ -381,31 +381,31 @@ class _Keys:
         kept = [g for g in self.groupings if g.group_by in group_bys]
         return _Keys(kept) if kept else None
 
-    def key_and_joins(self, stmt: Select, *, by_reporter: bool = False) -> tuple[Select, list]:
-        """``stmt`` (from Case) with the joins the keys need, and the key columns."""
-        if self.single is not None:
-            stmt, key = self.single.key_and_joins(stmt, by_reporter=by_reporter)
-            return stmt, [key]
+    # -- side by side: grouped by each case's area path and holding unit, then by the keys ------
+
+    def raw_columns(self) -> list:
+        """The case columns the side-by-side keys are read from: the area path, the holding unit."""
+        columns = []
+        if any(g.level is not None for g in self.groupings):
+            columns.append(Case.area_path)
+        if "unit" in self.group_bys:
+            columns.append(Case.holder_department_id)
+        return columns
+
+    def keys_from(self, places) -> list:
+        """The side-by-side key columns (every grouping but the city, in order) read off a
+        subquery ``places`` of ``raw_columns`` labelled raw0, raw1, …"""
+        raw = [c.name for c in self.raw_columns()]
         columns = []
         for grouping in self.groupings:
             if grouping.level is not None:
-                columns.append(grouping.area_key(Case.area_path))
+                columns.append(grouping.area_key(places.c[f"raw{raw.index('area_path')}"]))
             elif grouping.group_by == "unit":
-                columns.append(Case.holder_department_id)
-        return stmt, columns
-
-    def group(self, stmt: Select, columns: list) -> Select:
-        if self.single is not None:
-            return self.single.group(stmt, columns[0])
-        return stmt.group_by(*columns) if columns else stmt
-
-    def where_keyed(self, columns: list):
-        """A single grouping's rows without a group (above its level) are left out in SQL; shared
-        passes leave them out when splitting."""
-        return columns[0].is_not(None) if self.single is not None else true()
+                columns.append(places.c[f"raw{raw.index('holder_department_id')}"])
+        return columns
 
     def split(self, parts) -> list[tuple[str, object]]:
-        """(grouping, key) pairs a row of key columns ``parts`` counts for."""
+        """(grouping, key) pairs a row of key columns ``parts`` counts for (no group: none)."""
         if self.single is not None:
             return [(self.single.group_by, parts[0])]
         out, position = [], 0
@@ -419,13 +419,44 @@ class _Keys:
                 out.append((grouping.group_by, key))
         return out
 
-    def collect(self, rows, names: list[str], width: int) -> dict[str, dict]:
-        """grouping → key → figure → sum, from result rows of ``width`` key columns then ``names``."""
+    # -- counting --------------------------------------------------------------------------------
+
+    def aggregate(self, stmt: Select, columns: dict, where: list, *, by_reporter: bool = False, key=None,
+                  keyed_only: bool = False) -> dict[str, dict]:
+        """``columns`` (aggregates) over ``stmt`` (from Case, or joined to it) and ``where``,
+        by group: grouping → key → figure → value.
+
+        One grouping is grouped by its key (``key`` overrides it; ``keyed_only`` leaves out the
+        rows without a group in SQL). Side by side, the rows are grouped by their raw area path
+        and holding unit first — a hash on plain columns, nothing computed per row — and those
+        few groups are added up by the keys read off their paths; each case has one path and
+        one holder, so the sums (and distinct counts of cases) add up exactly.
+        """
+        names = list(columns)
+        aggregates = [columns[name].label(name) for name in names]
+        where = [*where, self.case_scope()]
+        if self.single is not None:
+            if key is None:
+                stmt, key = self.single.key_and_joins(stmt, by_reporter=by_reporter)
+            if keyed_only:
+                where.append(key.is_not(None))
+            stmt = stmt.with_only_columns(key.label("group_key"), *aggregates, maintain_column_froms=True)
+            rows, width = db.session.execute(self.single.group(stmt.where(*where), key)), 1
+        else:
+            raw = self.raw_columns()
+            places = (
+                stmt.with_only_columns(*(c.label(f"raw{n}") for n, c in enumerate(raw)), *aggregates,
+                                       maintain_column_froms=True)
+                .where(*where).group_by(*raw).subquery("by_place")
+            )
+            key_columns = self.keys_from(places)
+            totals = select(*key_columns, *(func.sum(places.c[name]) for name in names))
+            rows, width = db.session.execute(totals.group_by(*key_columns) if key_columns else totals), len(key_columns)
         facts: dict[str, dict] = {g: {} for g in self.group_bys}
         for row in rows:
             values = dict(zip(names, row[width:]))
-            for group_by, key in self.split(row[:width]):
-                _add(facts[group_by], {key: values})
+            for group_by, group_key in self.split(row[:width]):
+                _add(facts[group_by], {group_key: values})
         return facts
 
 
@@ -581,15 +612,7 @@ def _grouped(keys: _Keys, columns: dict, where, paused, *, by_reporter: bool = F
     stmt = select(Case.id).select_from(Case)
     if paused is not None:
         stmt = stmt.outerjoin(paused, paused.c.case_id == Case.id)
-    stmt, key_columns = keys.key_and_joins(stmt, by_reporter=by_reporter)
-    names = list(columns)
-    stmt = stmt.with_only_columns(
-        *(key.label(f"group_key{n}") for n, key in enumerate(key_columns)),
-        *(columns[n].label(n) for n in names),
-        maintain_column_froms=True,
-    )
-    stmt = keys.group(stmt.where(where, keys.case_scope()), key_columns)
-    return keys.collect(db.session.execute(stmt), names, len(key_columns))
+    return keys.aggregate(stmt, columns, [where], by_reporter=by_reporter)
 
 
 def _event_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
@@ -610,22 +633,10 @@ def _event_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
     }
     facts: dict = {group_by: {} for group_by in keys.group_bys}
 
-    def add(keys: _Keys, columns: dict, actions: tuple, key_override=None) -> None:
+    def add(keys: _Keys, columns: dict, actions: tuple, key=None) -> None:
         stmt = select(CaseEvent.id).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
-        if key_override is None:
-            stmt, key_columns = keys.key_and_joins(stmt)
-        else:
-            key_columns = [key_override]
-        names = list(columns)
-        stmt = stmt.with_only_columns(
-            *(key.label(f"group_key{n}") for n, key in enumerate(key_columns)),
-            *(columns[n].label(n) for n in names),
-            maintain_column_froms=True,
-        )
-        where_keyed = key_override.is_not(None) if key_override is not None else keys.where_keyed(key_columns)
-        stmt = stmt.where(in_period, CaseEvent.action.in_(actions), keys.case_scope(), where_keyed)
-        stmt = stmt.group_by(*key_columns) if key_override is not None else keys.group(stmt, key_columns)
-        for group_by, by_key in keys.collect(db.session.execute(stmt), names, len(key_columns)).items():
+        where = [in_period, CaseEvent.action.in_(actions)]
+        for group_by, by_key in keys.aggregate(stmt, columns, where, key=key, keyed_only=True).items():
             _add(facts[group_by], by_key)
 
     unit = keys.only(("unit",))
@@ -647,15 +658,7 @@ def _hotline_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
     facts: dict = {group_by: {} for group_by in keys.group_bys}
 
     def add(source, columns: dict, where) -> None:
-        stmt, key_columns = keys.key_and_joins(source)
-        names = list(columns)
-        stmt = stmt.with_only_columns(
-            *(key.label(f"group_key{n}") for n, key in enumerate(key_columns)),
-            *(columns[n].label(n) for n in names),
-            maintain_column_froms=True,
-        ).where(*where, keys.case_scope())
-        for group_by, by_key in keys.collect(db.session.execute(keys.group(stmt, key_columns)), names,
-                                             len(key_columns)).items():
+        for group_by, by_key in keys.aggregate(source, columns, where).items():
             _add(facts[group_by], by_key)
 
     orders = select(HotlineOrder.id).select_from(HotlineOrder).join(Case, Case.id == HotlineOrder.case_id)
@@ -723,8 +726,12 @@ def _patrol_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
             owned = select(key, func.count()).where(Area.id.in_(grids)).group_by(key)
         _add(facts[grouping.group_by], {key: {"patrol_grids": count} for key, count in db.session.execute(owned)})
     side_by_side = _Keys(areas.groupings, side_by_side=True)
-    _, key_columns = side_by_side.key_and_joins(reports)
-    reported = reports.with_only_columns(*key_columns, Case.unit_grid_id).group_by(*key_columns, Case.unit_grid_id)
+    raw = side_by_side.raw_columns()
+    places = (
+        reports.with_only_columns(*(c.label(f"raw{n}") for n, c in enumerate(raw)), Case.unit_grid_id.label("grid"))
+        .group_by(*raw, Case.unit_grid_id).subquery("by_place")
+    )
+    reported = select(*side_by_side.keys_from(places), places.c.grid)
     covered: dict = defaultdict(set)
     for row in db.session.execute(reported):
         for group_by, key in side_by_side.split(row[:-1]):
