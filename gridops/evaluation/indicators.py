@@ -30,7 +30,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
 )
 
 from gridops.auth.models import User
@@ -683,9 +682,10 @@ def _patrol_facts(keys: _Keys, start: datetime, end: datetime) -> dict:
     """Patrol coverage: of a group's active unit grids, how many had a patrol report in the period.
 
     Small aggregates: the grids per group, and the distinct grids among the period's patrol
-    reports (a grid worker: among the reports they filed in their own grids). Area groupings
-    read the reported grids once, keyed by every grouping's area, and count each group's
-    distinct grids from those rows (at most one per grid and group).
+    reports (a grid worker: among the reports they filed in their own grids). The city and
+    area groupings read the reported grids once — each (area path, grid) pair, with every
+    grouping's area id read off the path — and count each group's distinct grids from those
+    rows (Python over grids, never over cases).
     """
     facts: dict = {group_by: {} for group_by in keys.group_bys}
     unit_rank = select(AreaLevel.rank).where(AreaLevel.is_unit.is_(True)).scalar_subquery()

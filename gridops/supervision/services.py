@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gridops.auth.models import User
