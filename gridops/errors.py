@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -117,3 +118,18 @@ def register_error_handlers(app: Flask) -> None:
             code = (exc.name or "error").lower().replace(" ", "_")
             return jsonify({"error": code, "message": exc.description, "fields": {}}), exc.code
         return render_template("error.html", status=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(OperationalError)
+    def handle_database_unavailable(exc: OperationalError):
+        """The database went away (restart, network): 503, try again; the pool reconnects."""
+        from gridops.extensions import db, login_manager
+
+        db.session.rollback()
+        # Whoever was signed in could not be read: answer as to a visitor (the locale
+        # selector and the page would otherwise try the database again).
+        login_manager._update_request_context_with_user()
+        app.logger.warning("database unavailable: %s", exc.orig)
+        message = gettext("The database cannot be reached right now. Try again in a moment.")
+        if _wants_json():
+            return jsonify({"error": "database_unavailable", "message": message, "fields": {}}), 503
+        return render_template("error.html", status=503, message=message), 503
