@@ -94,7 +94,9 @@ class Area(db.Model):
     layer_version: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    level: Mapped[AreaLevel] = relationship(lazy="joined")
+    # Read from the session's few levels when first touched (a many-to-one by primary key:
+    # no query once the level is loaded), not joined into every area query.
+    level: Mapped[AreaLevel] = relationship()
     parent: Mapped[Optional["Area"]] = relationship(remote_side="Area.id")
 
     def __repr__(self) -> str:
