@@ -40,7 +40,11 @@ def admin(app):
 
 
 def _changes(entity: str) -> list[CatalogueChange]:
-    return list(db.session.scalars(select(CatalogueChange).where(CatalogueChange.entity == entity)))
+    return list(
+        db.session.scalars(
+            select(CatalogueChange).where(CatalogueChange.entity == entity).order_by(CatalogueChange.id)
+        )
+    )
 
 
 def test_default_clock_without_settings(app):

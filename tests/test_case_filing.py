@@ -85,7 +85,9 @@ def test_self_handled_case_is_registered_and_closed_at_once(app):
     case = _file(world, self_handled=True, photos=make_photos(2))
     assert (case.state, case.self_handled, case.closed_on_time) == ("closed", True, True)
     assert case.registered_at == case.closed_at == T0
-    actions = list(db.session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case.id)))
+    actions = list(
+        db.session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+    )
     assert actions == ["file", "self_close"]
     kinds = set(db.session.scalars(select(CasePhoto.kind).where(CasePhoto.case_id == case.id)))
     assert kinds == {"after"} and _count(CasePhoto) == 2
