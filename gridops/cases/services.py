@@ -15,7 +15,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import String, bindparam, insert, literal_column, select, true
+from sqlalchemy import String, bindparam, insert, select, true
 from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -300,18 +300,36 @@ def _insert_case(values: dict, event: dict, actor: User, now: datetime) -> tuple
     values = _CASE_DEFAULTS | values
     day = case_day(now)
     if dialect_name() == "postgresql":
-        row = db.session.execute(_filing_statement(), {"day": day, **values, **_event_params(event)}).one()
-        case, sequence, event_id = row
-        if case is None:
-            give_back_case_number(case_number(day, sequence))
-            return None
-        return case, _persistent_event(event_id, case.id, event, actor)
-    number = next_case_number(now)
-    case = db.session.scalars(_case_insert(), {"number": number, **values}).first()
-    if case is None:
+        case_id, sequence, event_id = db.session.execute(
+            _filing_statement(), {"day": day, **values, **_event_params(event)}
+        ).one()
+        number = case_number(day, sequence)
+    else:
+        number = next_case_number(now)
+        case_id = db.session.execute(_case_insert(), {"number": number, **values}).scalar()
+        event_id = None
+    if case_id is None:
         give_back_case_number(number)
         return None
-    return case, _insert_event(case, event, actor)
+    # Every column was written from ``values``: the rows need not be read back.
+    case = _persistent(Case(id=case_id, number=number, **values))
+    if event_id is None:
+        return case, _insert_event(case, event, actor)
+    return case, _event_in_hand(_persistent(CaseEvent(id=event_id, case_id=case_id, **event)), actor)
+
+
+def _persistent(instance):
+    """``instance``, whose row another statement wrote with exactly its values, as a row of the session.
+
+    No query. An object of the same identity still in the session is a row rolled back to a
+    savepoint whose id the database (SQLite) hands out again: it is let go.
+    """
+    make_transient_to_detached(instance)
+    stale = db.session.identity_map.get(sa_inspect(instance).key)
+    if stale is not None:
+        db.session.expunge(stale)
+    db.session.add(instance)
+    return instance
 
 
 #: The case columns a filing writes (all but the key and the number).
@@ -331,8 +349,12 @@ def _event_params(event: dict) -> dict:
 @reused_statement
 def _case_insert(dialect: str):
     # A NULL key never conflicts: a filing without one always inserts.
+    cases = Case.__table__
     return (
-        UPSERTS[dialect](Case).on_conflict_do_nothing(index_elements=[Case.idempotency_key]).returning(Case)
+        UPSERTS[dialect](cases)
+        .values({column.name: bindparam(column.name, type_=column.type) for column in [cases.c.number, *_FILED_COLUMNS]})
+        .on_conflict_do_nothing(index_elements=[cases.c.idempotency_key])
+        .returning(cases.c.id)
     )
 
 
@@ -340,7 +362,7 @@ def _case_insert(dialect: str):
 def _filing_statement(dialect: str):
     """PostgreSQL: bump the day's counter, insert the case numbered by it, insert its first event.
 
-    Returns one row: the case (None when its key was taken), the sequence drawn, the event id.
+    Returns one row: the case id (None when its key was taken), the sequence drawn, the event id.
     """
     bumped = counter_bump(dialect).cte("bumped")
     cases, events = Case.__table__, CaseEvent.__table__
@@ -354,7 +376,7 @@ def _filing_statement(dialect: str):
             ),
         )
         .on_conflict_do_nothing(index_elements=[cases.c.idempotency_key])
-        .returning(*cases.c)
+        .returning(cases.c.id)
         .cte("filed")
     )
     logged = (
@@ -366,11 +388,10 @@ def _filing_statement(dialect: str):
         .returning(events.c.id)
         .cte("logged")
     )
-    rows = (
-        select(bumped.c.last.label("sequence"), logged.c.id.label("event_id"), *filed.c)
+    return (
+        select(filed.c.id, bumped.c.last, logged.c.id)
         .select_from(bumped.outerjoin(filed, true()).outerjoin(logged, true()))
     )
-    return select(Case, literal_column("sequence"), literal_column("event_id")).from_statement(rows)
 
 
 def _check_text(problems: dict, field: str, value, limit: int) -> None:
@@ -1056,14 +1077,6 @@ def _event_values(actor, action, from_state, to_state, at, *, note="", payload=N
 
 def _insert_event(case, values: dict, actor) -> CaseEvent:
     event = db.session.scalars(_event_insert(), {"case_id": case.id, **values}).one()
-    return _event_in_hand(event, actor)
-
-
-def _persistent_event(event_id: int, case_id: int, values: dict, actor) -> CaseEvent:
-    """The event another statement inserted, as a row of the session, from the values written."""
-    event = CaseEvent(id=event_id, case_id=case_id, **values)
-    make_transient_to_detached(event)
-    db.session.add(event)
     return _event_in_hand(event, actor)
 
 
