@@ -93,6 +93,23 @@ def _wants_json() -> bool:
 def register_error_handlers(app: Flask) -> None:
     """Map domain errors and HTTP errors to the JSON envelope or a page."""
 
+    @app.before_request
+    def refuse_nul_characters():
+        """No database stores a NUL character in text: refuse it in a query or form field up front.
+
+        (Open311 refuses it itself, in that API's own error format.)
+        """
+        if request.blueprint == "open311":
+            return
+        fields = {
+            name: gettext("must not contain NUL characters")
+            for source in ((request.args, request.form) if request.method != "GET" else (request.args,))
+            for name, value in source.items(multi=True)
+            if any(isinstance(text, str) and "\x00" in text for text in (name, value))
+        }
+        if fields:
+            raise ValidationFailed(gettext("The request contains a NUL character."), fields)
+
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError):
         if _wants_json():

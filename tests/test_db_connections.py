@@ -78,3 +78,15 @@ def test_signing_in_while_the_database_is_away_says_try_again(unreachable):
     response = unreachable.post("/login", data={"username": "worker", "password": "secret-password"})
     assert response.status_code == 503
     assert "暂时无法连接数据库" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cases?q=%00", "/api/v1/hotline/places?q=a%00b", "/cases?q=%00"])
+def test_a_nul_character_in_a_query_is_refused_before_any_database(client, auth, path):
+    """PostgreSQL cannot store NUL in text: such a parameter is a clear 422, never a 500."""
+    make_small_city()
+    make_user("worker", "grid_worker")
+    db.session.commit()
+    auth.login()
+    response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"q": "不能包含 NUL 字符"}

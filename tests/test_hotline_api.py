@@ -170,6 +170,12 @@ def test_caller_lookup_lists_earlier_contacts_and_is_recorded(client, world):
     assert views() == before + 2
 
 
+def test_a_place_search_with_a_nul_character_is_refused_on_its_field(client, world):
+    response = client.get(f"{PREFIX}/hotline/places?q=%00", headers=world.headers("hotline_operator"))
+    assert response.status_code == 422
+    assert "q" in response.get_json()["fields"]
+
+
 def test_hotline_responses_match_the_document(client, world, app):
     conform = Conformance(build_document(app))
     op = world.headers("hotline_operator")
@@ -180,6 +186,7 @@ def test_hotline_responses_match_the_document(client, world, app):
 
     call("get", "/hotline/places?q=人民", headers=op)
     call("get", "/hotline/places?q=" + "x" * 200, headers=op)
+    call("get", "/hotline/places?q=%00", headers=op)
     _, order = call("post", "/hotline/complaints", json=complaint_body(idempotency_key="k"), headers=op)
     call("post", "/hotline/complaints", json=complaint_body(idempotency_key="k"), headers=op)
     call("post", "/hotline/complaints", json=complaint_body(phone="1"), headers=op)

@@ -70,6 +70,8 @@ def _caller(data: Mapping) -> dict:
 def hotline_places():
     """Gazetteer places and areas matching ``q`` (name, alias or code), with the point to file at."""
     query = request.args.get("q", "")
+    if "\x00" in query:
+        raise ValidationFailed.field("q", _("must not contain NUL characters"))
     if len(query) > 128:
         raise ValidationFailed.field("q", _("at most %(count)d characters", count=128))
     return jsonify({"items": [hit.to_dict() for hit in search_places(query)]})
