@@ -24,7 +24,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks.filing import admin_connection, database_url
+from benchmarks.filing import scratch_database
 from benchmarks.machine import describe
 
 SIDE_DEG = 0.5  # about 50 km north–south, 47 km east–west at 33° N
@@ -149,14 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as folder:
             result = run(f"sqlite:///{Path(folder) / 'bench.sqlite3'}", args.cases, args.runs)
     else:
-        name = f"gridops_bench_dup_{secrets.token_hex(3)}"
-        admin = admin_connection(args.server_url)
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            result = run(database_url(args.server_url, name), args.cases, args.runs)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.close()
+        with scratch_database(args.server_url, "dup") as url:
+            result = run(url, args.cases, args.runs)
     plan = result.pop("plan")
     print(result)
     if plan:

@@ -132,16 +132,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             results["SQLite"] = run(f"sqlite:///{folder}/exports.sqlite3", args.cases)
     if not args.no_postgres:
-        from benchmarks.filing import admin_connection, database_url
+        from benchmarks.filing import scratch_database
 
-        name = f"gridops_bench_exports_{secrets.token_hex(4)}"
-        with admin_connection(args.postgres) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            results["PostgreSQL"] = run(database_url(args.postgres, name), args.cases)
-        finally:
-            with admin_connection(args.postgres) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database(args.postgres, "exports") as url:
+            results["PostgreSQL"] = run(url, args.cases)
     print(report(results, args.cases))
 
 

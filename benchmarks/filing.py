@@ -25,7 +25,8 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +94,19 @@ def admin_connection(server_url: str):
 def database_url(server_url: str, name: str) -> str:
     parts = urllib.parse.urlsplit(server_url)
     return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@contextmanager
+def scratch_database(server_url: str, label: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on ``server_url`` for one benchmark; its URL, dropped afterwards (also on failure)."""
+    name = f"gridops_bench_{label}_{secrets.token_hex(4)}"
+    with admin_connection(server_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(server_url, name)
+    finally:
+        with admin_connection(server_url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare_gridops(url: str, reporter: str) -> tuple[str, list[tuple[float, float]], str]:

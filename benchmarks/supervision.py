@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.machine import describe
@@ -274,16 +274,10 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, dict] = {}
     if not args.no_postgres:
-        from benchmarks.filing import admin_connection, database_url
+        from benchmarks.filing import scratch_database
 
-        name = f"gridops_bench_supervision_{secrets.token_hex(4)}"
-        with admin_connection(args.postgres) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            results["PostgreSQL"] = run(database_url(args.postgres, name), args.cases, args.repeats)
-        finally:
-            with admin_connection(args.postgres) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database(args.postgres, "supervision") as url:
+            results["PostgreSQL"] = run(url, args.cases, args.repeats)
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             results["SQLite"] = run(f"sqlite:///{Path(folder) / 'bench.sqlite3'}", args.cases, args.repeats)

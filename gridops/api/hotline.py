@@ -69,9 +69,7 @@ def _caller(data: Mapping) -> dict:
 @bp.get("/hotline/places")
 def hotline_places():
     """Gazetteer places and areas matching ``q`` (name, alias or code), with the point to file at."""
-    query = request.args.get("q", "")
-    if "\x00" in query:
-        raise ValidationFailed.field("q", _("must not contain NUL characters"))
+    query = request.args.get("q", "")  # a NUL character was refused before (gridops.errors)
     if len(query) > 128:
         raise ValidationFailed.field("q", _("at most %(count)d characters", count=128))
     return jsonify({"items": [hit.to_dict() for hit in search_places(query)]})
