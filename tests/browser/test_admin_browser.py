@@ -14,6 +14,7 @@ from gridops.catalogue.services import seed_default_catalogue
 from gridops.extensions import db
 from gridops.territory.models import Area, GridLayer
 from gridops.worktime.models import CalendarDay
+from tests.browser.helpers import sign_in
 from tests.factories import PASSWORD, make_user
 from tests.test_territory_import import small_layer
 
@@ -27,16 +28,6 @@ def world(app):
     make_user("root", "admin", full_name="赵管理")
     db.session.commit()
     db.session.close()
-
-
-def sign_in(page_for, username, width=1280, height=800):
-    page = page_for(width, height)
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_load_state()
-    return page
 
 
 def test_import_a_layer_edit_a_time_limit_and_override_a_day(page_for, world, screenshot_dir, tmp_path):

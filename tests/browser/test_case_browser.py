@@ -8,7 +8,8 @@ import pytest
 
 from gridops.catalogue.services import seed_default_catalogue
 from gridops.extensions import db
-from tests.factories import PASSWORD, make_department, make_small_city, make_user
+from tests.browser.helpers import sign_in as shared_sign_in
+from tests.factories import make_department, make_small_city, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +28,7 @@ def world(app):
 
 
 def sign_in(page_for, username):
-    page = page_for(1280, 800)
-    page.goto("/login?next=/cases")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url("**/cases")
-    return page
+    return shared_sign_in(page_for, username, next_path="/cases")
 
 
 def test_file_register_and_dispatch_a_case(page_for, world, screenshot_dir):

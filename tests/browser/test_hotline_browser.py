@@ -11,7 +11,8 @@ from gridops.catalogue.services import seed_default_catalogue
 from gridops.extensions import db
 from gridops.hotline.gazetteer import import_gazetteer
 from gridops.hotline.services import log_complaint
-from tests.factories import DX, DY, PASSWORD, X0, Y0, make_department, make_small_city, make_user
+from tests.browser.helpers import sign_in as shared_sign_in
+from tests.factories import DX, DY, X0, Y0, make_department, make_small_city, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -43,13 +44,7 @@ def world(app):
 
 
 def sign_in(page_for, username, width=1280, height=800, locale="zh-CN"):
-    page = page_for(width, height, locale=locale)
-    page.goto("/login?next=/hotline/")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url("**/hotline/")
-    return page
+    return shared_sign_in(page_for, username, width, height, locale, next_path="/hotline/")
 
 
 def fill_caller(page, content):

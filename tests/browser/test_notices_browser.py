@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from gridops.extensions import db
+from tests.browser.helpers import sign_in
 from tests.case_factories import GRID4_XY, T0, act, make_case, make_world
-from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -26,16 +26,6 @@ def world(app):
     act(world, watched, "supervise", "leader", instruction="今天处理", now=T0 + timedelta(days=2, hours=1))
     db.session.commit()
     db.session.close()
-
-
-def sign_in(page_for, username, width=1280, height=800):
-    page = page_for(width, height)
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_load_state()
-    return page
 
 
 def test_make_publish_and_print_the_weekly_supervision_list(page_for, world, screenshot_dir):

@@ -6,8 +6,8 @@ import pytest
 
 from gridops.extensions import db
 from gridops.supervision.services import sweep_escalations
+from tests.browser.helpers import sign_in
 from tests.case_factories import T0, act, make_case, make_world
-from tests.factories import PASSWORD
 from tests.test_escalation import local
 
 pytestmark = pytest.mark.browser
@@ -24,16 +24,6 @@ def world(app):
     db.session.commit()
     db.session.close()
     return world
-
-
-def sign_in(page_for, username, width=1280, height=800, locale="zh-CN"):
-    page = page_for(width, height, locale=locale)
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_load_state()
-    return page
 
 
 def test_unit_staff_reads_and_answers_a_timeout_order(page_for, world, screenshot_dir):
