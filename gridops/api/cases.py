@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from gridops.api import bp
+from gridops.auth.sessions import caller
 from gridops.cases import exports, services
 from gridops.cases.clocks import case_colour
 from gridops.cases.merging import merge_links
@@ -275,7 +276,7 @@ def detail_response(case: Case, status: int = 200, events: list[CaseEvent] | Non
         photos = sorted((photo for event in events for photo in event.photos), key=lambda photo: photo.id)
     data = case_detail(
         case, case_colour(case, now), list(events), list(photos),
-        services.allowed_actions(case, current_user), api_prefix(),
+        services.allowed_actions(case, caller()), api_prefix(),
     )
     # A case just filed has taken part in no merge yet: nothing to look up.
     data.update({"merged_into": None, "merged_cases": [], "co_reporters": []} if just_filed else merge_links(case))
@@ -347,7 +348,7 @@ def file_case():
     )
     stored = store_photos(files) if files else []
     with _discarded_on_error(stored):
-        case, created = services.file_or_find_case(current_user, idempotency_key=key, photos=stored, **fields)
+        case, created = services.file_or_find_case(caller(), idempotency_key=key, photos=stored, **fields)
         if not created:
             discard_photos(stored)
             return detail_response(case)

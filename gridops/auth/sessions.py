@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, g
 from flask_babel import lazy_gettext as _l
+from flask_login import AnonymousUserMixin, current_user
 
 from gridops.auth.models import User
 from gridops.auth.tokens import user_for_token
@@ -21,6 +22,15 @@ def bearer_token(req: Request) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None
+
+
+def caller() -> User | AnonymousUserMixin:
+    """The request's user itself, not Flask-Login's ``current_user`` proxy.
+
+    A service consults its actor dozens of times per request; each read through the proxy
+    looks the user up again in the request context. Resolve it once and pass this on.
+    """
+    return current_user._get_current_object()
 
 
 def safe_next_url(target: str | None) -> str | None:
