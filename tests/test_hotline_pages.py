@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from gridops.cases.models import Case
 from gridops.extensions import db
 from gridops.hotline.models import CallerDataView, GazetteerPlace, HotlineContact, HotlineOrder
+from gridops.hotline.gazetteer import import_gazetteer
 from gridops.hotline.services import log_complaint, reply_to_caller
-from tests.case_factories import GRID1_XY, make_state, make_world
+from tests.case_factories import GRID1_XY, GRID4_XY, make_state, make_world
 
 NAME, PHONE = "赵大海", "13912345678"
 
@@ -71,6 +72,67 @@ def test_the_desk_adds_a_repeat_call_to_an_existing_case(client, auth, world):
     response = client.post(f"/hotline/cases/{case.number}/contacts", data=desk_form(phone="0377-63123456"))
     assert response.status_code == 303
     assert count(HotlineContact) == 2 and db.session.get(Case, case.id).repeat_count == 1
+
+
+def gazetteer(*rows: tuple[str, tuple[float, float]]) -> None:
+    lines = "".join(f"{name},road,{x},{y},gcj02,\n" for name, (x, y) in rows)
+    import_gazetteer(None, "name,kind,x,y,datum,aliases\n" + lines, file_format="csv")
+    db.session.commit()
+
+
+def typed_place(text: str, **overrides) -> dict:
+    """The desk form as a browser without the page's script sends it: the place name typed, no pick."""
+    return desk_form(x="", y="", place_q=text, **overrides)
+
+
+def test_without_the_script_a_typed_name_matching_one_place_is_that_place(client, auth, world):
+    gazetteer(("建设路", GRID1_XY), ("工业路", GRID4_XY))
+    auth.login("hotline_operator")
+    response = client.post("/hotline/complaints", data=typed_place("建设"))
+    assert response.status_code == 303
+    order = db.session.scalar(select(HotlineOrder))
+    assert order.located_by == "place" and order.place.name == "建设路"
+
+
+def test_without_the_script_several_matches_are_offered_and_the_pick_is_filed(client, auth, world):
+    gazetteer(("人民路", GRID1_XY), ("人民公园", GRID4_XY))
+    auth.login("hotline_operator")
+    response = client.post("/hotline/complaints", data=typed_place("人民"))
+    assert response.status_code == 422 and count(Case) == 0
+    page = response.get_data(as_text=True)
+    assert 'id="h-place_q-error"' in page
+    park = db.session.scalar(select(GazetteerPlace).where(GazetteerPlace.name == "人民公园"))
+    assert f'name="place_pick" value="place:{park.id}"' in page and "人民路" in page
+    response = client.post("/hotline/complaints", data=typed_place("人民", place_pick=f"place:{park.id}"))
+    assert response.status_code == 303
+    assert db.session.scalar(select(HotlineOrder)).place_id == park.id
+
+
+def test_without_the_script_an_area_pick_files_an_unlocated_order(client, auth, world):
+    auth.login("hotline_operator")
+    code = world.areas["grid1"].code
+    response = client.post("/hotline/complaints", data=typed_place(code, place_pick=f"area:{code}"))
+    assert response.status_code == 303
+    assert db.session.scalar(select(HotlineOrder)).located_by == "area"
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        (typed_place("没有这条路"), "place_q"),
+        (typed_place("人民", place_pick="street:1"), "place_q"),
+        (typed_place("人民", place_pick="place:999999"), "place_q"),
+        (desk_form(y="north"), "y"),
+        (desk_form(x="east"), "x"),
+    ],
+)
+def test_a_place_that_cannot_be_found_or_picked_is_marked_and_nothing_is_written(client, auth, world, form, field):
+    gazetteer(("人民路", GRID1_XY))
+    auth.login("hotline_operator")
+    response = client.post("/hotline/complaints", data=form)
+    assert response.status_code == 422
+    assert f'id="h-{field}-error"' in response.get_data(as_text=True)
+    assert count(Case) == 0 and count(HotlineContact) == 0
 
 
 @pytest.mark.parametrize("role", ["grid_worker", "intake_operator", "dispatcher", "unit_staff", "leader", "admin"])

@@ -27,7 +27,7 @@ from gridops.cases.views import (
 from gridops.errors import DomainError, ValidationFailed
 from gridops.extensions import db
 from gridops.hotline import queries, services
-from gridops.hotline.gazetteer import import_gazetteer
+from gridops.hotline.gazetteer import PlaceHit, import_gazetteer, search_places
 from gridops.hotline.models import CHANNELS, REPLY_LIMIT_KINDS, SATISFACTIONS, GazetteerPlace
 from gridops.hotline.privacy import caller_fields, record_caller_view
 from gridops.hotline.settings import LIMIT_NAMES, hotline_settings, set_hotline_settings
@@ -48,7 +48,7 @@ SATISFACTION_LABELS = {
 }
 LOCATED_LABELS = {"point": _l("Map position"), "place": _l("Gazetteer place"), "area": _l("Area only (unlocated)")}
 #: Service field names → the desk form's field names, so that errors land beside their field.
-FORM_FIELDS = {"small_class_code": "small_class", "case_type": "small_class", "location": "place_q"}
+FORM_FIELDS = {"small_class_code": "small_class", "case_type": "small_class", "location": "place_q", "place_id": "place_q"}
 
 
 def _now() -> datetime:
@@ -82,23 +82,64 @@ def _reply_limit_texts() -> dict[str, str]:
     return texts
 
 
-def _float(value: str | None) -> float | None:
-    value = (value or "").strip()
+def _float(form, field: str) -> float | None:
+    value = (form.get(field) or "").strip()
     if not value:
         return None
     try:
         return float(value)
     except ValueError:
-        raise ValidationFailed.field("x", _("must be a finite number")) from None
+        raise ValidationFailed.field(field, _("must be a finite number")) from None
 
 
-def _desk(form: dict, errors: dict[str, str], problems: list[str], status: int = 200):
+class PlaceChoice(Exception):
+    """The typed place name matches several places: the operator must pick one (``hits``)."""
+
+    def __init__(self, hits: list[PlaceHit]):
+        super().__init__("several places match")
+        self.hits = hits
+
+
+def _chosen_place(form) -> tuple[int | None, str | None]:
+    """The gazetteer place id, or the area code, that the desk form chose.
+
+    The page's script turns the typed name (``place_q``) into a pick as the operator types.
+    Without the script — or when the form is sent before a pick — the server does it: a pick
+    among offered choices (``place_pick``) wins; else, when no position, place or area is
+    given, a typed name matching one place or area is that one, and several raise
+    ``PlaceChoice`` so that the form is shown again with them to choose from.
+    """
+    area_code = (form.get("area_code") or "").strip() or None
+    place_id = (form.get("place_id") or "").strip()
+    pick = form.get("place_pick") or ""
+    if pick:
+        kind, _sep, value = pick.partition(":")
+        if kind == "place" and value.isdigit():
+            return int(value), None
+        if kind == "area" and value.strip():
+            return None, value.strip()
+        raise ValidationFailed.field("place_q", _("pick one of the places offered"))
+    query = (form.get("place_q") or "").strip()
+    if place_id or area_code or (form.get("x") or "").strip() or (form.get("y") or "").strip() or not query:
+        return (int(place_id) if place_id.isdigit() else None), area_code
+    hits = search_places(query)
+    if not hits:
+        raise ValidationFailed.field("place_q", _("no place or area matches “%(text)s”", text=query))
+    if len(hits) > 1:
+        raise PlaceChoice(hits)
+    hit = hits[0]
+    return (hit.id, None) if hit.type == "place" else (None, hit.area_code)
+
+
+def _desk(form: dict, errors: dict[str, str], problems: list[str], status: int = 200,
+          place_choices: list[PlaceHit] = ()):
     now = _now()
     return render_template(
         "hotline/desk.html",
         form=form,
         errors=errors,
         problems=problems,
+        place_choices=place_choices,
         class_groups=class_groups(),
         reply_limits=_reply_limit_texts(),
         channels=CHANNELS,
@@ -140,24 +181,27 @@ def log_complaint():
     form = request.form
     case_type, _sep, code = (form.get("small_class") or "").partition(":")
     try:
-        place_id = form.get("place_id") or None
+        place_id, area_code = _chosen_place(form)
         complaint = services.log_complaint(
             current_user,
             **_caller_form(form),
             case_type=case_type,
             small_class_code=code,
             reply_limit_kind=form.get("reply_limit_kind") or "general",
-            x=_float(form.get("x")),
-            y=_float(form.get("y")),
+            x=_float(form, "x"),
+            y=_float(form, "y"),
             datum=form.get("datum") or "wgs84",
-            place_id=int(place_id) if place_id and place_id.isdigit() else None,
-            area_code=(form.get("area_code") or "").strip() or None,
+            place_id=place_id,
+            area_code=area_code,
             address=(form.get("address") or "").strip(),
             urgency=form.get("urgency") or "normal",
             no_clear_owner=form.get("no_clear_owner") == "1",
             idempotency_key=form.get("idempotency_key") or None,
         )
         db.session.commit()
+    except PlaceChoice as choice:
+        errors = {"place_q": _("Several places match: pick one below.")}
+        return _desk(form.to_dict(), errors, [], 422, place_choices=choice.hits)
     except ValidationFailed as exc:
         db.session.rollback()
         errors = {FORM_FIELDS.get(name, name): reason for name, reason in exc.fields.items()}

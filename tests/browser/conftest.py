@@ -62,15 +62,16 @@ def live_server(app):
 
 @pytest.fixture
 def page_for(browser, live_server):
-    """Open a fresh browser context per call: ``page_for(width, height, locale=...)``."""
+    """Open a fresh browser context per call: ``page_for(width, height, locale=..., javascript=True)``."""
     contexts = []
 
-    def open_page(width: int = 1280, height: int = 800, locale: str = "zh-CN"):
+    def open_page(width: int = 1280, height: int = 800, locale: str = "zh-CN", javascript: bool = True):
         context = browser.new_context(
             viewport={"width": width, "height": height},
             locale=locale,
             base_url=live_server,
             has_touch=True,
+            java_script_enabled=javascript,
         )
         context.set_default_timeout(15_000)
         contexts.append(context)

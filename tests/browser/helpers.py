@@ -5,9 +5,9 @@ from __future__ import annotations
 from tests.factories import PASSWORD
 
 
-def sign_in(page_for, username, width=1280, height=800, locale="zh-CN", next_path=None):
+def sign_in(page_for, username, width=1280, height=800, locale="zh-CN", next_path=None, javascript=True):
     """A new page of that size and locale, signed in as ``username`` (and gone on to ``next_path``)."""
-    page = page_for(width, height, locale=locale)
+    page = page_for(width, height, locale=locale, javascript=javascript)
     page.goto(f"/login?next={next_path}" if next_path else "/login")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)

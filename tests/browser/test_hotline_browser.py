@@ -30,8 +30,8 @@ def world(app):
     operator = make_user("hotline", "hotline_operator", full_name="陈静")
     make_user("intake", "intake_operator", full_name="李明")
     make_user("dispatcher", "dispatcher", full_name="张伟")
-    import_gazetteer(None, f"name,kind,x,y,datum,aliases\n人民路,road,{GRID1[0]},{GRID1[1]},gcj02,人民大道\n",
-                     file_format="csv")
+    import_gazetteer(None, f"name,kind,x,y,datum,aliases\n人民路,road,{GRID1[0]},{GRID1[1]},gcj02,人民大道\n"
+                           f"人民公园,park,{GRID1[0] + 0.0002},{GRID1[1]},gcj02,\n", file_format="csv")
     existing = file_case(worker, source="patrol", case_type="event", small_class_code="0102",
                          x=GRID1[0] + 0.0001, y=GRID1[1], datum="gcj02", description="人民路口垃圾堆放",
                          address="人民路口")
@@ -43,8 +43,8 @@ def world(app):
     return {"existing": number}
 
 
-def sign_in(page_for, username, width=1280, height=800, locale="zh-CN"):
-    return shared_sign_in(page_for, username, width, height, locale, next_path="/hotline/")
+def sign_in(page_for, username, width=1280, height=800, locale="zh-CN", javascript=True):
+    return shared_sign_in(page_for, username, width, height, locale, next_path="/hotline/", javascript=javascript)
 
 
 def fill_caller(page, content):
@@ -122,3 +122,22 @@ def test_the_desk_on_a_tablet_and_in_english(page_for, world, screenshot_dir):
     assert english.input_value("#h-area_code") == "411302001001"
     english.screenshot(path=str(screenshot_dir / "hotline-desk-en-1280x800.png"), full_page=True)
     assert tablet.console_errors == [] and english.console_errors == []
+
+
+def test_the_desk_works_without_javascript(page_for, world, screenshot_dir):
+    """A typed place name is looked up on submit; several matches come back as choices."""
+    desk = sign_in(page_for, "hotline", javascript=False)
+    desk.fill("#h-phone", "13700001111")
+    desk.fill("#h-content", "公园门口井盖丢了")
+    desk.select_option("#small_class", "component:0101")
+    desk.fill("#h-place_q", "人民")
+    desk.click("button:has-text('受理为新案件')")
+    desk.wait_for_selector("#h-place_q-error")
+    assert desk.locator("input[name=place_pick]").count() == 2
+    assert desk.input_value("#h-content") == "公园门口井盖丢了"
+    desk.screenshot(path=str(screenshot_dir / "hotline-desk-nojs-choices-1280x800.png"), full_page=True)
+    desk.check("label:has-text('人民公园') input[name=place_pick]")
+    desk.click("button:has-text('受理为新案件')")
+    desk.wait_for_url(re.compile(r".*/hotline/cases/\d+$"))
+    assert "人民公园" in desk.locator("main").inner_text()
+    assert desk.console_errors == []
