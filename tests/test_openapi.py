@@ -202,6 +202,10 @@ def test_real_responses_match_the_document(client, world, app):
     call("get", "/work/changes?workspace=nowhere", headers=dispatcher)  # 422
     call("get", "/work/map?queue=all&bbox=112,32,113,34", headers=dispatcher)
     call("get", "/work/map", headers=worker)  # 403
+    batch = {"cases": [{"number": number, "unit": "NOPE"}, {"number": number + "9"}]}
+    call("post", "/work/dispatch", json=batch, headers=dispatcher)  # 200: each refused, with its error
+    call("post", "/work/dispatch", json={"cases": []}, headers=dispatcher)  # 422
+    call("post", "/work/dispatch", json=batch, headers=worker)  # 403
     hotline = "/hotline/cases/{number}"
     call("get", "/hotline/places?q=测试", headers=admin)
     call("post", "/hotline/complaints", json={"phone": "13812345678", "content": "x"}, headers=admin)  # 403

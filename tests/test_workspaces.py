@@ -243,6 +243,85 @@ def test_leader_supervises_an_overdue_case(world, client):
 # -- API -----------------------------------------------------------------------------------------
 
 
+def test_batch_dispatch_api_dispatches_each_case_on_its_own_and_says_why_not(world, client):
+    good = make_case("registered", world=world)
+    stale = make_case("registered", world=world)
+    no_unit = make_case("registered", world=world)
+    reported = make_case("reported", world=world)
+    db.session.commit()
+    version = good.version
+    login(client, "dispatcher")
+    unit = world.unit.code
+    response = client.post("/api/v1/work/dispatch", json={"cases": [
+        {"number": good.number, "unit": unit, "expected_version": good.version},
+        {"number": stale.number, "unit": unit, "expected_version": stale.version + 5},
+        {"number": no_unit.number, "unit": "NO-SUCH-UNIT"},
+        {"number": reported.number, "unit": unit},
+        {"number": "20990101999"},
+    ]})
+    assert response.status_code == 200
+    body = response.get_json()
+    results = {item["number"]: item for item in body["results"]}
+    assert [item["number"] for item in body["results"]][:4] == [good.number, stale.number, no_unit.number,
+                                                                  reported.number]
+    assert body["dispatched"] == 1 and body["refused"] == 4
+    assert results[good.number]["dispatched"] is True and results[good.number]["state"] == "dispatched"
+    assert results[good.number]["version"] > version
+    assert results[stale.number]["error"]["error"] == "stale"
+    assert set(results[no_unit.number]["error"]["fields"]) == {"unit"}
+    assert results[reported.number]["error"]["error"] == "invalid_transition"
+    assert results["20990101999"]["error"]["error"] == "not_found"
+    db.session.expire_all()
+    states = dict(db.session.execute(select(Case.number, Case.state)).all())
+    assert states == {good.number: "dispatched", stale.number: "registered", no_unit.number: "registered",
+                      reported.number: "reported"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "body"),
+        ({}, "cases"),
+        ({"cases": []}, "cases"),
+        ({"cases": [{"number": str(n)} for n in range(51)]}, "cases"),
+        ({"cases": ["20260601000001"]}, "cases[0]"),
+        ({"cases": [{"unit": "SAN01"}]}, "cases[0].number"),
+        ({"cases": [{"number": 7}]}, "cases[0].number"),
+        ({"cases": [{"number": "1" * 21}]}, "cases[0].number"),
+        ({"cases": [{"number": "1"}, {"number": "1"}]}, "cases[1].number"),
+        ({"cases": [{"number": "1", "expected_version": 0}]}, "cases[0].expected_version"),
+        ({"cases": [{"number": "1", "unit": ["SAN01"]}]}, "cases[0].unit"),
+    ],
+)
+def test_batch_dispatch_api_refuses_a_malformed_batch_whole(world, client, body, field):
+    case = make_case("registered", world=world)
+    db.session.commit()
+    login(client, "dispatcher")
+    response = client.post("/api/v1/work/dispatch", json=body)
+    assert response.status_code == 422 and field in response.get_json()["fields"]
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state == "registered"
+
+
+def test_batch_dispatch_api_is_for_the_command_centre_only(world, client):
+    case = make_case("registered", world=world)
+    db.session.commit()
+    for role in ("unit_staff", "grid_worker", "leader"):
+        login(client, role)
+        response = client.post("/api/v1/work/dispatch", json={"cases": [{"number": case.number, "unit": "SAN01"}]})
+        assert response.status_code == 403, role
+        client.post("/logout")
+    # Someone outside the district does not learn that the case exists.
+    login(client, "dispatcher")
+    client.post("/logout")
+    outsider = world.outsiders["dispatcher"]
+    login(client, outsider.username)
+    result = client.post("/api/v1/work/dispatch", json={"cases": [{"number": case.number}]}).get_json()
+    assert result["results"][0]["error"]["error"] == "not_found"
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).state == "registered"
+
+
 def test_changes_endpoint_counts_and_moves_when_someone_acts(world, client):
     case = make_case("registered", world=world)
     db.session.commit()

@@ -1,4 +1,4 @@
-"""Workspace API: what changed since a client last looked, and the live cases as map points."""
+"""Workspace API: what changed since a client last looked, the live cases as map points, batch dispatch."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from gridops.api import bp
-from gridops.api.cases import _integer, _once, parse_case_filter
+from gridops.api.cases import _integer, _once, _text, parse_case_filter
 from gridops.auth import permissions
 from gridops.cases.models import Case
 from gridops.cases.queries import apply_filters, overdue_clause, visible_cases
 from gridops.catalogue.models import SmallClass
 from gridops.db import utcnow
-from gridops.errors import NotAllowed, ValidationFailed
+from gridops.errors import DomainError, NotAllowed, ValidationFailed
 from gridops.extensions import db
+from gridops.org.models import Department
 from gridops.territory.views import current_layer
 from gridops.workspaces import queues
+from gridops.workspaces.services import MAX_BATCH, DispatchOutcome, DispatchRequest, dispatch_numbers
 
 #: Which queues each workspace counts, and who may open it.
 WORKSPACE_QUEUES = {
@@ -119,10 +121,122 @@ def work_map():
     )
 
 
+def _dispatch_requests(data) -> tuple[list[DispatchRequest], dict[str, str]]:
+    """The batch's cases, and the unit code of each whose code names no unit (refused alone)."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Send a JSON object."), {"body": _("must be a JSON object")})
+    entries = data.get("cases")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BATCH:
+        raise ValidationFailed.field("cases", _("must be a list of 1 to %(count)d cases", count=MAX_BATCH))
+    parsed = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValidationFailed.field(f"cases[{index}]", _("must be an object"))
+        try:
+            number = _text(entry, "number", required=True).strip()
+            unit = _text(entry, "unit", default=None)
+            version = _integer(entry, "expected_version", minimum=1)
+        except ValidationFailed as exc:
+            name, reason = next(iter(exc.fields.items()))
+            raise ValidationFailed.field(f"cases[{index}].{name}", reason) from None
+        if len(number) > 20:
+            raise ValidationFailed.field(f"cases[{index}].number", _("at most %(count)d characters", count=20))
+        if any(number == earlier[0] for earlier in parsed):
+            raise ValidationFailed.field(f"cases[{index}].number", _("given twice"))
+        parsed.append((number, unit.strip() if unit else None, version))
+    codes = {unit for _number, unit, _version in parsed if unit}
+    unit_ids = dict(db.session.execute(select(Department.code, Department.id).where(Department.code.in_(codes))).all())
+    requests = [DispatchRequest(number, unit_ids.get(unit), version) for number, unit, version in parsed]
+    unknown = {number: unit for number, unit, _version in parsed if unit and unit not in unit_ids}
+    return requests, unknown
+
+
+def _outcome_dict(outcome: DispatchOutcome, versions: dict[str, tuple[str, int]]) -> dict:
+    if outcome.ok:
+        state, version = versions[outcome.number]
+        return {"number": outcome.number, "dispatched": True, "state": state, "version": version}
+    error = outcome.error.to_dict()
+    # The service names the unit by id; clients send its code as ``unit``.
+    if "unit_id" in error["fields"]:
+        error["fields"]["unit"] = error["fields"].pop("unit_id")
+    return {"number": outcome.number, "dispatched": False, "error": error}
+
+
+@bp.post("/work/dispatch")
+def work_dispatch():
+    """Dispatch several cases at once, each on its own: per case, dispatched or refused with the reason."""
+    if not permissions.can_use_command_centre(current_user):
+        raise NotAllowed(_("Your role may not open this workspace."))
+    requests, unknown_units = _dispatch_requests(request.get_json(silent=True))
+    refused = {
+        number: DispatchOutcome(number, ValidationFailed.field("unit", _("no unit has the code %(code)s", code=code)))
+        for number, code in unknown_units.items()
+    }
+    outcomes = {
+        outcome.number: outcome
+        for outcome in dispatch_numbers([r for r in requests if r.number not in refused], current_user)
+    }
+    outcomes.update(refused)
+    db.session.commit()
+    done = [number for number, outcome in outcomes.items() if outcome.ok]
+    versions = {
+        row.number: (row.state, row.version)
+        for row in db.session.execute(select(Case.number, Case.state, Case.version).where(Case.number.in_(done)))
+    }
+    results = [_outcome_dict(outcomes[r.number], versions) for r in requests]
+    return jsonify({"results": results, "dispatched": len(done), "refused": len(results) - len(done)})
+
+
 def openapi_schemas() -> dict:
     """Schemas of the workspace endpoints' answers."""
     counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
     return {
+        "DispatchBatch": {
+            "type": "object",
+            "properties": {
+                "cases": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_BATCH,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "number": {"type": "string", "maxLength": 20, "description": "the case number"},
+                            "unit": {"type": "string", "description": "code of the handling unit to dispatch to"},
+                            "expected_version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                                                 "description": "the case version as read; refused as `stale` if it changed since"},
+                        },
+                        "required": ["number"],
+                    },
+                },
+            },
+            "required": ["cases"],
+        },
+        "DispatchResults": {
+            "type": "object",
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "description": "one per case, in the order sent",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "number": {"type": "string"},
+                            "dispatched": {"type": "boolean"},
+                            "state": {"type": "string", "description": "the case state after dispatch"},
+                            "version": {"type": "integer", "description": "the case version after dispatch"},
+                            "error": {"$ref": "#/components/schemas/Error"},
+                        },
+                        "required": ["number", "dispatched"],
+                        "additionalProperties": False,
+                    },
+                },
+                "dispatched": {"type": "integer", "minimum": 0},
+                "refused": {"type": "integer", "minimum": 0},
+            },
+            "required": ["results", "dispatched", "refused"],
+            "additionalProperties": False,
+        },
         "WorkChanges": {
             "type": "object",
             "properties": {
@@ -200,6 +314,20 @@ def openapi_operations(case_filters: list, errors: dict) -> dict[tuple[str, str]
                 *filters,
             ],
             "responses": {"200": reply("WorkChanges", "counts per queue"), "403": refused, **errors},
+        },
+        ("/work/dispatch", "post"): {
+            "tags": ["workspaces"],
+            "summary": "Dispatch several cases at once (派遣), each on its own",
+            "description": (
+                f"At most {MAX_BATCH} cases. Each case is dispatched or refused alone: a refusal (the case "
+                "changed since `expected_version` — error `stale` —, is not waiting for dispatch, is not one the "
+                "caller may see — `not_found` —, or names no unit) undoes nothing else. The answer is 200 "
+                "whenever the request itself is well formed."
+            ),
+            "operationId": "dispatchCases",
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DispatchBatch"}}}},
+            "responses": {"200": reply("DispatchResults", "what became of each case"), "403": refused, **errors},
         },
         ("/work/map", "get"): {
             "tags": ["workspaces"],

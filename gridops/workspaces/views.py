@@ -28,7 +28,7 @@ from gridops.cases.views import (
     take_action_from_form,
     unit_name,
 )
-from gridops.errors import DomainError, ValidationFailed
+from gridops.errors import DomainError, NotFound, ValidationFailed
 from gridops.evaluation.indicators import compute_indicators
 from gridops.evaluation.periods import Period
 from gridops.extensions import db
@@ -36,7 +36,7 @@ from gridops.org.models import Department
 from gridops.territory.models import Area, AreaLevel
 from gridops.territory.views import current_layer
 from gridops.workspaces import queues
-from gridops.workspaces.services import DispatchItem, dispatch_batch
+from gridops.workspaces.services import MAX_BATCH, DispatchRequest, dispatch_numbers
 
 bp = Blueprint("workspaces", __name__, url_prefix="/work")
 
@@ -225,40 +225,32 @@ def batch_dispatch():
     if not numbers:
         flash(_("Select the cases to dispatch first."), "warning")
         return back
-    if len(numbers) > PAGE_SIZE:
-        flash(_("Dispatch at most %(count)d cases at once.", count=PAGE_SIZE), "error")
+    if len(numbers) > MAX_BATCH:
+        flash(_("Dispatch at most %(count)d cases at once.", count=MAX_BATCH), "error")
         return back
-    found = {
-        case.number: case
-        for case in db.session.scalars(visible_cases(current_user).where(Case.number.in_(numbers)))
-    }
     unit_ids = {str(d.id): d.id for d in db.session.scalars(select(Department).where(Department.active.is_(True)))}
-    items, missing = [], []
+    requests = []
     for number in numbers:
-        case = found.get(number)
-        if case is None:
-            missing.append(number)
-            continue
         version = request.form.get(f"version-{number}", "")
-        items.append(
-            DispatchItem(
-                case=case,
+        requests.append(
+            DispatchRequest(
+                number=number,
                 unit_id=unit_ids.get(request.form.get(f"unit-{number}", "")),
                 expected_version=int(version) if version.isdigit() else None,
             )
         )
-    outcomes = dispatch_batch(items, current_user)
+    outcomes = dispatch_numbers(requests, current_user)
     db.session.commit()
     done = [outcome.number for outcome in outcomes if outcome.ok]
     if done:
         flash(_("Dispatched %(count)d: %(numbers)s.", count=len(done), numbers=", ".join(done)), "success")
     labels = {"unit_id": _("Handling unit")}
     for outcome in outcomes:
-        if not outcome.ok:
+        if isinstance(outcome.error, NotFound):
+            flash(_("Case %(number)s not dispatched: you may not see it.", number=outcome.number), "error")
+        elif not outcome.ok:
             flash(_("Case %(number)s not dispatched: %(reason)s", number=outcome.number,
                     reason=explain(outcome.error, labels)), "error")
-    for number in missing:
-        flash(_("Case %(number)s not dispatched: you may not see it.", number=number), "error")
     return back
 
 
