@@ -7,10 +7,10 @@ from datetime import date, timedelta
 import pytest
 
 from gridops.errors import NotAllowed, ValidationFailed
-from gridops.evaluation.campaigns import campaign_progress, create_campaign
+from gridops.evaluation.campaigns import campaign_progress, close_campaign, create_campaign, update_campaign
 from gridops.evaluation.notices import generate_notice
 from gridops.evaluation.periods import Period
-from gridops.catalogue.models import SmallClass
+from gridops.catalogue.models import CatalogueChange, SmallClass
 from gridops.extensions import db
 from sqlalchemy import select
 from tests.case_factories import T0, make_case, make_world
@@ -85,3 +85,47 @@ def test_notices_carry_the_campaigns_that_ran_in_their_period(world):
     assert section["name"] == "暴露垃圾专项整治"
     # As of the week's end (7 June): three found, two closed.
     assert (section["found"], section["closed"], section["completion_rate"]) == (3, 2, 100.0)
+
+
+def test_a_campaign_is_changed_by_the_same_rules_and_every_change_is_recorded(world):
+    campaign = _campaign(world)
+    evaluator = world.user("evaluator")
+    fields = dict(name="暴露垃圾专项整治", starts_on=date(2026, 6, 1), ends_on=date(2026, 6, 10), target_count=1,
+                  small_class_ids=[_class("0102").id], area_ids=[])
+    update_campaign(evaluator, campaign, **fields)
+    # Progress follows the new period at once: the case closed on 3 June still counts, the target is 1.
+    progress = campaign_progress(campaign, now=T0 + timedelta(days=40))
+    assert progress.target == 1 and progress.completion_rate == 200.0
+    with pytest.raises(ValidationFailed) as caught:
+        update_campaign(evaluator, campaign, **{**fields, "ends_on": date(2026, 5, 1), "target_count": 0})
+    assert set(caught.value.fields) == {"ends_on", "target_count"}
+    assert campaign.ends_on == date(2026, 6, 10)
+    with pytest.raises(NotAllowed):
+        update_campaign(world.user("leader"), campaign, **fields)
+    update_campaign(evaluator, campaign, **fields)  # no change: nothing recorded
+    actions = db.session.scalars(select(CatalogueChange.action).where(CatalogueChange.entity == "campaign")).all()
+    assert actions == ["create", "update"]
+
+
+def test_only_a_running_campaign_ends_early_and_the_reason_is_kept(world):
+    campaign = _campaign(world)
+    evaluator = world.user("evaluator")
+    with pytest.raises(ValidationFailed) as caught:
+        close_campaign(evaluator, campaign, today=date(2026, 5, 31), reason="提前")
+    assert "ends_on" in caught.value.fields  # not started yet
+    with pytest.raises(ValidationFailed) as caught:
+        close_campaign(evaluator, campaign, today=date(2026, 6, 30), reason="提前")
+    assert "ends_on" in caught.value.fields  # its last day already
+    with pytest.raises(ValidationFailed) as caught:
+        close_campaign(evaluator, campaign, today=date(2026, 6, 5), reason=" ")
+    assert set(caught.value.fields) == {"reason"}
+    with pytest.raises(NotAllowed):
+        close_campaign(world.user("leader"), campaign, today=date(2026, 6, 5), reason="提前")
+    close_campaign(evaluator, campaign, today=date(2026, 6, 5), reason="任务完成")
+    assert campaign.ends_on == date(2026, 6, 5)
+    # Counted up to the end of its new last day (midnight in the city), whatever the clock says.
+    progress = campaign_progress(campaign, now=T0 + timedelta(days=40))
+    assert progress.as_of.isoformat() == "2026-06-06T00:00:00+08:00"
+    change = db.session.scalar(select(CatalogueChange).where(CatalogueChange.action == "close"))
+    assert change.before["ends_on"] == "2026-06-30" and change.after == {**change.after, "ends_on": "2026-06-05",
+                                                                         "reason": "任务完成"}

@@ -132,7 +132,7 @@ def test_campaign_is_opened_and_followed(client, auth, world):
     assert "井盖专项整治" in page.text and "宛城区" in page.text
     bad = client.post("/evaluation/campaigns", data={"name": "x", "starts_on": "2026-06-30",
                                                      "ends_on": "2026-06-01", "target_count": "0"})
-    assert bad.status_code == 200 and db.session.scalar(select(func.count()).select_from(Campaign)) == 1
+    assert bad.status_code == 422 and db.session.scalar(select(func.count()).select_from(Campaign)) == 1
     auth.logout()
     auth.login("leader")
     listing = client.get("/evaluation/campaigns")
@@ -165,3 +165,51 @@ def test_monthly_and_quarterly_pages_show_rankings_and_trends(client, auth, worl
     assert len(book.sheetnames) == len(set(book.sheetnames)) >= 10
     page = client.get(f"/evaluation/notices/{quarterly.id}").text
     assert 'id="t-recurring"' in page and 'id="chart-months-caption"' in page
+
+
+def test_campaign_is_changed_and_ended_early_with_history(client, auth, world, monkeypatch):
+    auth.login("evaluator")
+    made = client.post("/evaluation/campaigns", data={
+        "name": "井盖专项整治", "starts_on": "2026-06-01", "ends_on": "2026-06-30", "target_count": "4",
+        "small_classes": [str(world.case.small_class_id)],
+    })
+    campaign = db.session.scalar(select(Campaign))
+    page = client.get(made.headers["Location"]).text
+    assert 'value="井盖专项整治"' in page and 'name="reason"' not in page  # not running: June 2026 is over
+    changed = client.post(f"/evaluation/campaigns/{campaign.id}/edit", data={
+        "name": "井盖专项整治（延长）", "starts_on": "2026-06-01", "ends_on": "2026-07-15", "target_count": "6",
+        "small_classes": [str(world.case.small_class_id)],
+    })
+    assert changed.status_code == 303
+    db.session.expire_all()
+    assert (campaign.name, campaign.ends_on.isoformat(), campaign.target_count) == ("井盖专项整治（延长）", "2026-07-15", 6)
+    page = client.get(f"/evaluation/campaigns/{campaign.id}").text
+    assert "2026-06-30" in page and "2026-07-15" in page  # the history shows before → after
+    bad = client.post(f"/evaluation/campaigns/{campaign.id}/edit", data={
+        "name": "", "starts_on": "2026-06-10", "ends_on": "2026-06-01", "target_count": "0",
+    })
+    assert bad.status_code == 422 and 'id="c-name-error"' in bad.text
+    db.session.expire_all()
+    assert campaign.name == "井盖专项整治（延长）"
+
+    # Running now: it can be ended today, with a reason, and only once.
+    from gridops.evaluation import views as evaluation_views
+    from datetime import datetime, timezone
+    monkeypatch.setattr(evaluation_views, "_now", lambda: datetime(2026, 7, 6, 4, 0, tzinfo=timezone.utc))
+    assert 'name="reason"' in client.get(f"/evaluation/campaigns/{campaign.id}").text
+    no_reason = client.post(f"/evaluation/campaigns/{campaign.id}/close", data={"reason": ""})
+    assert no_reason.status_code == 422 and 'id="c-reason-error"' in no_reason.text
+    ended = client.post(f"/evaluation/campaigns/{campaign.id}/close", data={"reason": "汛期提前结束"})
+    assert ended.status_code == 303
+    db.session.expire_all()
+    assert campaign.ends_on.isoformat() == "2026-07-06"
+    page = client.get(f"/evaluation/campaigns/{campaign.id}").text
+    assert "汛期提前结束" in page and 'name="reason"' not in page
+    assert client.post(f"/evaluation/campaigns/{campaign.id}/close", data={"reason": "again"}).status_code == 422
+
+    auth.logout()
+    auth.login("leader")
+    page = client.get(f"/evaluation/campaigns/{campaign.id}").text
+    assert 'name="target_count"' not in page and "汛期提前结束" not in page
+    assert client.post(f"/evaluation/campaigns/{campaign.id}/edit", data={"name": "x"}).status_code == 403
+    assert client.post(f"/evaluation/campaigns/{campaign.id}/close", data={"reason": "x"}).status_code == 403

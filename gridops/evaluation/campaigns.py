@@ -19,7 +19,7 @@ from gridops.auth import permissions
 from gridops.auth.models import User
 from gridops.cases.models import Case
 from gridops.cases.states import State
-from gridops.catalogue.models import SmallClass
+from gridops.catalogue.models import CatalogueChange, SmallClass
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.evaluation.models import Campaign
 from gridops.extensions import db
@@ -79,8 +79,83 @@ def create_campaign(
     description: str = "",
 ) -> Campaign:
     """Open a special campaign; classes and areas left empty mean every class / the whole city."""
+    _require_manager(actor)
+    values = _validated(name, description, starts_on, ends_on, target_count, small_class_ids, area_ids)
+    campaign = Campaign(created_by_id=actor.id)
+    _assign(campaign, values)
+    db.session.add(campaign)
+    db.session.flush()
+    CatalogueChange.record("campaign", campaign.id, "create", actor, None, campaign_record(campaign))
+    return campaign
+
+
+def update_campaign(
+    actor: User,
+    campaign: Campaign,
+    *,
+    name: str,
+    starts_on: date | None,
+    ends_on: date | None,
+    target_count,
+    small_class_ids=(),
+    area_ids=(),
+    description: str = "",
+) -> Campaign:
+    """Change a campaign's name, period, target or scope (the same rules as opening one); recorded.
+
+    Progress is counted when read, so every figure follows the new period and scope at once;
+    notices already made keep the figures they were made with.
+    """
+    _require_manager(actor)
+    values = _validated(name, description, starts_on, ends_on, target_count, small_class_ids, area_ids)
+    before = campaign_record(campaign)
+    _assign(campaign, values)
+    after = campaign_record(campaign)
+    if after != before:
+        db.session.flush()
+        CatalogueChange.record("campaign", campaign.id, "update", actor, before, after)
+    return campaign
+
+
+def close_campaign(actor: User, campaign: Campaign, *, today: date, reason: str) -> Campaign:
+    """End a running campaign early: ``today`` becomes its last day; the reason is recorded."""
+    _require_manager(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed.field("reason", _("required"))
+    if len(reason) > MAX_TEXT:
+        raise ValidationFailed.field("reason", _("at most %(n)d characters", n=MAX_TEXT))
+    if campaign.starts_on > today:
+        raise ValidationFailed.field("ends_on", _("the campaign has not started yet: change its dates instead"))
+    if campaign.ends_on <= today:
+        raise ValidationFailed.field("ends_on", _("the campaign ends today or has ended already"))
+    before = campaign_record(campaign)
+    campaign.ends_on = today
+    db.session.flush()
+    CatalogueChange.record("campaign", campaign.id, "close", actor, before, {**campaign_record(campaign), "reason": reason})
+    return campaign
+
+
+def campaign_record(campaign: Campaign) -> dict:
+    """The campaign's fields as its history records them."""
+    return {
+        "name": campaign.name,
+        "description": campaign.description,
+        "starts_on": campaign.starts_on.isoformat(),
+        "ends_on": campaign.ends_on.isoformat(),
+        "target_count": campaign.target_count,
+        "small_classes": [c.full_code for c in campaign.small_classes],
+        "areas": [a.code for a in campaign.areas],
+    }
+
+
+def _require_manager(actor: User) -> None:
     if not permissions.can_manage_campaigns(actor):
         raise NotAllowed(_("Only evaluators and administrators run special campaigns."))
+
+
+def _validated(name, description, starts_on, ends_on, target_count, small_class_ids, area_ids) -> dict:
+    """The campaign's values checked: every problem named by its field."""
     problems: dict[str, str] = {}
     name = (name or "").strip()
     if not name:
@@ -105,19 +180,13 @@ def create_campaign(
     areas = _load(Area, area_ids, "areas", problems)
     if problems:
         raise ValidationFailed(_("The campaign cannot be saved."), problems)
-    campaign = Campaign(
-        name=name,
-        description=(description or "").strip(),
-        starts_on=starts_on,
-        ends_on=ends_on,
-        target_count=target,
-        created_by_id=actor.id,
-    )
-    campaign.small_classes = classes
-    campaign.areas = areas
-    db.session.add(campaign)
-    db.session.flush()
-    return campaign
+    return dict(name=name, description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
+                target_count=target, small_classes=classes, areas=areas)
+
+
+def _assign(campaign: Campaign, values: dict) -> None:
+    for name, value in values.items():
+        setattr(campaign, name, value)
 
 
 def _load(model, ids, field: str, problems: dict) -> list:

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from gridops.admin.history import history
+from gridops.admin.views import ACTION_LABELS
 from gridops.auth import permissions
 from gridops.cases.forms import choices
 from gridops.catalogue.models import SmallClass
@@ -271,6 +273,31 @@ def _campaign_form() -> CampaignForm:
     return form
 
 
+class CloseCampaignForm(FlaskForm):
+    reason = TextAreaField(_l("Why it ends early"), validators=[DataRequired(), Length(max=campaign_service.MAX_TEXT)])
+
+
+def _campaign_fields(form: CampaignForm) -> dict:
+    return dict(
+        name=form.name.data,
+        description=form.description.data or "",
+        starts_on=form.starts_on.data,
+        ends_on=form.ends_on.data,
+        target_count=form.target_count.data,
+        small_class_ids=form.small_classes.data or (),
+        area_ids=form.areas.data or (),
+    )
+
+
+def _refused(form: FlaskForm, exc: DomainError) -> None:
+    """Put the service's refusal beside its fields (or on top when no field matches)."""
+    db.session.rollback()
+    for name, reason in exc.fields.items():
+        if name in form:
+            form[name].errors = list(form[name].errors) + [reason]
+    flash(exc.message, "error")
+
+
 @bp.route("/campaigns", methods=["GET", "POST"])
 @login_required
 def campaign_list():
@@ -278,48 +305,99 @@ def campaign_list():
     if not permissions.can_view_campaigns(current_user):
         abort(403)
     form = _campaign_form() if permissions.can_manage_campaigns(current_user) else None
+    status = 200
     if request.method == "POST":
         if form is None:
             abort(403)
         if form.validate_on_submit():
             try:
-                campaign = campaign_service.create_campaign(
-                    current_user,
-                    name=form.name.data,
-                    description=form.description.data or "",
-                    starts_on=form.starts_on.data,
-                    ends_on=form.ends_on.data,
-                    target_count=form.target_count.data,
-                    small_class_ids=form.small_classes.data or (),
-                    area_ids=form.areas.data or (),
-                )
+                campaign = campaign_service.create_campaign(current_user, **_campaign_fields(form))
                 db.session.commit()
             except DomainError as exc:
-                db.session.rollback()
-                for name, reason in exc.fields.items():
-                    if name in form:
-                        form[name].errors = list(form[name].errors) + [reason]
-                flash(exc.message, "error")
+                _refused(form, exc)
             else:
                 flash(_("The campaign is open."), "success")
                 return redirect(url_for(".campaign_page", campaign_id=campaign.id), 303)
+        status = 422
     now = _now()
     campaigns = [
         (c, campaign_service.campaign_progress(c, now=now))
         for c in db.session.scalars(campaign_service.visible_campaigns(current_user))
     ]
-    return render_template("evaluation/campaigns.html", form=form, campaigns=campaigns)
+    return render_template("evaluation/campaigns.html", form=form, campaigns=campaigns), status
+
+
+def _render_campaign(campaign: Campaign, edit_form=None, close_form=None, status: int = 200):
+    manage = permissions.can_manage_campaigns(current_user)
+    if manage and edit_form is None:
+        edit_form = _campaign_form()
+        edit_form.process(obj=campaign, small_classes=[c.id for c in campaign.small_classes],
+                          areas=[a.id for a in campaign.areas])
+    return render_template(
+        "evaluation/campaign.html",
+        campaign=campaign,
+        progress=campaign_service.campaign_progress(campaign, now=_now()),
+        edit_form=edit_form if manage else None,
+        close_form=(close_form or CloseCampaignForm()) if manage else None,
+        today=_now().astimezone(campaign_service.city_zone()).date(),
+        changes=history(["campaign"], campaign.id),
+        entity_labels={"campaign": _("Special campaign")},
+        action_labels={**ACTION_LABELS, "close": _("ended early")},
+    ), status
+
+
+def _managed_campaign(campaign_id: int) -> Campaign:
+    if not permissions.can_manage_campaigns(current_user):
+        abort(403)
+    return db.get_or_404(Campaign, campaign_id)
 
 
 @bp.route("/campaigns/<id:campaign_id>")
 @login_required
 def campaign_page(campaign_id: int):
-    """One campaign: scope, target and progress now."""
+    """One campaign: scope, target and progress now; evaluators and admins change or end it here."""
     if not permissions.can_view_campaigns(current_user):
         abort(403)
-    campaign = db.get_or_404(Campaign, campaign_id)
-    progress = campaign_service.campaign_progress(campaign, now=_now())
-    return render_template("evaluation/campaign.html", campaign=campaign, progress=progress)
+    return _render_campaign(db.get_or_404(Campaign, campaign_id))
+
+
+@bp.route("/campaigns/<id:campaign_id>/edit", methods=["POST"])
+@login_required
+def campaign_edit(campaign_id: int):
+    """Change the campaign's name, period, target or scope."""
+    campaign = _managed_campaign(campaign_id)
+    form = _campaign_form()
+    if form.validate_on_submit():
+        try:
+            campaign_service.update_campaign(current_user, campaign, **_campaign_fields(form))
+            db.session.commit()
+        except DomainError as exc:
+            _refused(form, exc)
+        else:
+            flash(_("The campaign is saved."), "success")
+            return redirect(url_for(".campaign_page", campaign_id=campaign.id), 303)
+    db.session.refresh(campaign)
+    return _render_campaign(campaign, edit_form=form, status=422)
+
+
+@bp.route("/campaigns/<id:campaign_id>/close", methods=["POST"])
+@login_required
+def campaign_close(campaign_id: int):
+    """End a running campaign today, with the reason."""
+    campaign = _managed_campaign(campaign_id)
+    form = CloseCampaignForm()
+    if form.validate_on_submit():
+        try:
+            today = _now().astimezone(campaign_service.city_zone()).date()
+            campaign_service.close_campaign(current_user, campaign, today=today, reason=form.reason.data)
+            db.session.commit()
+        except DomainError as exc:
+            _refused(form, exc)
+        else:
+            flash(_("The campaign ends today."), "success")
+            return redirect(url_for(".campaign_page", campaign_id=campaign.id), 303)
+    db.session.refresh(campaign)
+    return _render_campaign(campaign, close_form=form, status=422)
 
 
 # ---- early warnings, interviews, assistance plans ----------------------------------------
