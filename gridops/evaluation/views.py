@@ -361,43 +361,46 @@ def campaign_page(campaign_id: int):
     return _render_campaign(db.get_or_404(Campaign, campaign_id))
 
 
-@bp.route("/campaigns/<id:campaign_id>/edit", methods=["POST"])
-@login_required
-def campaign_edit(campaign_id: int):
-    """Change the campaign's name, period, target or scope."""
+def _campaign_step(campaign_id: int, make_form, step, done: str, form_name: str):
+    """Take ``step(campaign, form)`` from a posted form: back to the page, or the form with its errors (422)."""
     campaign = _managed_campaign(campaign_id)
-    form = _campaign_form()
+    form = make_form()
     if form.validate_on_submit():
         try:
-            campaign_service.update_campaign(current_user, campaign, **_campaign_fields(form))
+            step(campaign, form)
             db.session.commit()
         except DomainError as exc:
             _refused(form, exc)
         else:
-            flash(_("The campaign is saved."), "success")
+            flash(done, "success")
             return redirect(url_for(".campaign_page", campaign_id=campaign.id), 303)
     db.session.refresh(campaign)
-    return _render_campaign(campaign, edit_form=form, status=422)
+    return _render_campaign(campaign, status=422, **{form_name: form})
+
+
+@bp.route("/campaigns/<id:campaign_id>/edit", methods=["POST"])
+@login_required
+def campaign_edit(campaign_id: int):
+    """Change the campaign's name, period, target or scope."""
+    return _campaign_step(
+        campaign_id, _campaign_form,
+        lambda campaign, form: campaign_service.update_campaign(current_user, campaign, **_campaign_fields(form)),
+        _("The campaign is saved."), "edit_form",
+    )
 
 
 @bp.route("/campaigns/<id:campaign_id>/close", methods=["POST"])
 @login_required
 def campaign_close(campaign_id: int):
     """End a running campaign today, with the reason."""
-    campaign = _managed_campaign(campaign_id)
-    form = CloseCampaignForm()
-    if form.validate_on_submit():
-        try:
-            today = _now().astimezone(campaign_service.city_zone()).date()
-            campaign_service.close_campaign(current_user, campaign, today=today, reason=form.reason.data)
-            db.session.commit()
-        except DomainError as exc:
-            _refused(form, exc)
-        else:
-            flash(_("The campaign ends today."), "success")
-            return redirect(url_for(".campaign_page", campaign_id=campaign.id), 303)
-    db.session.refresh(campaign)
-    return _render_campaign(campaign, close_form=form, status=422)
+    return _campaign_step(
+        campaign_id, CloseCampaignForm,
+        lambda campaign, form: campaign_service.close_campaign(
+            current_user, campaign, today=_now().astimezone(campaign_service.city_zone()).date(),
+            reason=form.reason.data,
+        ),
+        _("The campaign ends today."), "close_form",
+    )
 
 
 # ---- early warnings, interviews, assistance plans ----------------------------------------
