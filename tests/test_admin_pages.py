@@ -20,7 +20,7 @@ from tests.test_territory_import import small_layer
 
 PAGES = [
     "/admin/", "/admin/users", "/admin/users/new", "/admin/territory", "/admin/catalogue",
-    "/admin/routing", "/admin/calendar", "/admin/calendar?year=2030",
+    "/admin/routing", "/admin/calendar", "/admin/calendar?year=2030", "/admin/escalation", "/admin/duplicates",
 ]
 
 

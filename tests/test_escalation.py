@@ -84,7 +84,7 @@ def test_ladder_reads_configured_policy():
 
 
 def test_policy_is_city_data(app):
-    set_escalation_policy({"level3_working_days": 5, "reply_hours": {"timeout1": 2}})
+    set_escalation_policy(None, {"level3_working_days": 5, "reply_hours": {"timeout1": 2}})
     policy = escalation_policy()
     assert policy.level3_working_days == 5
     assert policy.reply_limit("timeout", 1) == 2
@@ -99,7 +99,7 @@ def test_policy_refuses_bad_values(app, data):
     from gridops.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
-        set_escalation_policy(data)
+        set_escalation_policy(None, data)
 
 
 # ---------------------------------------------------------------------------------------------

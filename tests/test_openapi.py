@@ -196,6 +196,22 @@ def test_real_responses_match_the_document(client, world, app):
          headers=admin)
     call("put", "/calendar/thresholds", json={"working_hours": {"yellow": 0.75, "red": 1.0}}, headers=admin)
 
+    call("get", "/supervision/policy", headers=worker)
+    call("get", "/supervision/policy")  # 401
+    call("put", "/supervision/policy", json={"level3_working_days": 5, "reply_hours": {"leader": None}}, headers=admin)
+    call("put", "/supervision/policy", json={"level2_share": -1, "reply_hours": {"timeout1": 0}}, headers=admin)  # 422
+    call("put", "/supervision/policy", json={"level3_working_days": 5}, headers=worker)  # 403
+    call("delete", "/supervision/policy", headers=admin)
+    call("delete", "/supervision/policy", headers=worker)  # 403
+    call("get", "/cases/duplicate-rules", headers=worker)
+    call("get", "/cases/duplicate-rules")  # 401
+    call("put", "/cases/duplicate-rules", json={"radius_m": 80}, headers=admin)
+    call("put", "/cases/duplicate-rules", json={"radius_m": 0, "window_hours": None}, headers=admin)  # 422
+    call("put", "/cases/duplicate-rules", json={"radius_m": 80}, headers=worker)  # 403
+    call("delete", "/cases/duplicate-rules", headers=admin)
+    call("delete", "/cases/duplicate-rules", headers=worker)  # 403
+    call("get", "/catalogue/history?entity=duplicate_rules", headers=admin)
+
     dispatcher = world.headers("dispatcher")
     call("get", "/work/changes?workspace=command&since=0", headers=dispatcher)
     call("get", "/work/changes?workspace=inbox", headers=dispatcher)  # 403

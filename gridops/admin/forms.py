@@ -9,6 +9,7 @@ from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
+    FloatField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -20,6 +21,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from gridops.auth.roles import Role
 from gridops.catalogue.defaults import NINE_WORDS
+from gridops.supervision.policy import REPLY_KINDS
 from gridops.worktime.clocks import ClockType
 from gridops.worktime.store import REGISTRATION_MAX_HOURS
 
@@ -209,3 +211,36 @@ class RegistrationForm(FlaskForm):
     fringe = DecimalField(
         _l("Urban-rural fringe"), validators=[InputRequired(), NumberRange(min=0.1, max=REGISTRATION_MAX_HOURS)]
     )
+
+
+class EscalationPolicyForm(FlaskForm):
+    """The escalation policy as people read it: level 2's share of the limit in percent, working days,
+    and a reply limit in working hours per order kind (``reply_<kind>``, empty: no reply asked).
+
+    Only the types are checked here; the ranges are the policy's own (``parse_policy``).
+    """
+
+    level2_share = FloatField(_l("Level 2: after the due time, a further share of the time limit"),
+                              validators=[InputRequired()])
+    level2_min_working_days = IntegerField(_l("Level 2: at least this long after the due time"),
+                                           validators=[InputRequired()])
+    level3_working_days = IntegerField(_l("Level 3: after level 2"), validators=[InputRequired()])
+    hotline_notice_working_days = IntegerField(_l("Reminder notice: on this working day after the missed reply"),
+                                               validators=[InputRequired()])
+    hotline_criticism_working_days = IntegerField(_l("Written criticism: after the reminder notice"),
+                                                  validators=[InputRequired()])
+
+
+for _kind in REPLY_KINDS:
+    setattr(EscalationPolicyForm, f"reply_{_kind}", IntegerField(validators=[Optional()]))
+del _kind
+
+
+class DuplicateRulesForm(FlaskForm):
+    """How near in place and time an open case must be to be offered as a likely duplicate.
+
+    Only the types are checked here; the ranges are the service's (``set_duplicate_rules``).
+    """
+
+    radius_m = FloatField(_l("Distance"), validators=[InputRequired()])
+    window_hours = FloatField(_l("Time either side"), validators=[InputRequired()])

@@ -1,5 +1,6 @@
 """Administration pages (/admin/…): users and roles, territory import, catalogue and time limits,
-routing rules, the working calendar — each with its change history. Administrators only.
+routing rules, the working calendar, the escalation policy and the duplicate rules — each with
+its change history. Administrators only.
 
 Every POST is a Flask-WTF form; it calls one service, commits once and redirects; a refusal
 rolls back and shows every reason on the page beside its field (HTTP 422), so nothing is
@@ -31,12 +32,22 @@ from gridops.admin.users import (
 from gridops.auth.models import User
 from gridops.auth.permissions import is_admin
 from gridops.auth.roles import Role
+from gridops.cases.duplicates import DuplicateRules, duplicate_rules, reset_duplicate_rules, set_duplicate_rules
 from gridops.catalogue import services as catalogue
 from gridops.catalogue.models import BigClass, FilingStandard, RoutingRule, SmallClass
 from gridops.errors import DomainError, ValidationFailed
 from gridops.extensions import db, login_manager
 from gridops.i18n import current_locale
 from gridops.org.models import Department
+from gridops.supervision.policy import (
+    NUMBER_LIMITS,
+    REPLY_KINDS,
+    EscalationPolicy,
+    escalation_policy,
+    reset_escalation_policy,
+    set_escalation_policy,
+)
+from gridops.supervision.serializers import reply_kind_label
 from gridops.territory.importer import ImportRejected, read_collection
 from gridops.territory.models import Area, AreaLevel, GridLayer
 from gridops.territory.services import import_territory, set_urban_rural_fringe
@@ -55,6 +66,8 @@ SECTIONS = (
     ("admin.catalogue_page", _l("Catalogue and time limits")),
     ("admin.routing", _l("Routing rules")),
     ("admin.calendar", _l("Working calendar")),
+    ("admin.escalation", _l("Escalation policy")),
+    ("admin.duplicates", _l("Likely duplicates")),
 )
 ENTITY_LABELS = {
     "user": _l("User"),
@@ -69,6 +82,8 @@ ENTITY_LABELS = {
     "schedule": _l("Office hours"),
     "thresholds": _l("Warning thresholds"),
     "registration_limits": _l("Registration limits"),
+    "escalation_policy": _l("Escalation policy"),
+    "duplicate_rules": _l("Duplicate rules"),
 }
 ACTION_LABELS = {
     "create": _l("created"),
@@ -78,6 +93,7 @@ ACTION_LABELS = {
     "activate": _l("reactivated"),
     "reset_password": _l("password reset"),
     "import": _l("imported"),
+    "reset": _l("reset to the defaults"),
 }
 CALENDAR_ENTITIES = ("calendar_day", "calendar_year", "schedule", "thresholds", "registration_limits")
 
@@ -859,3 +875,129 @@ def calendar_registration():
         lambda f: store.set_registration_limits(current_user, {"normal": float(f.normal.data), "fringe": float(f.fringe.data)}),
         _("Registration limits saved."), "registration_form",
     )
+
+
+# --- escalation policy --------------------------------------------------------------------
+
+
+def _plain(number: float) -> float | int:
+    """A number as people write it: 50 rather than 50.0, 33.3 rather than 33.300000000000004."""
+    number = round(float(number), 4)
+    return int(number) if number.is_integer() else number
+
+
+def _percent(share: float) -> float | int:
+    return _plain(share * 100)
+
+
+def _fill_policy_form(form: forms.EscalationPolicyForm, policy: EscalationPolicy) -> forms.EscalationPolicyForm:
+    form.level2_share.data = _percent(policy.level2_share)
+    for name in ("level2_min_working_days", "level3_working_days", "hotline_notice_working_days",
+                 "hotline_criticism_working_days"):
+        form[name].data = getattr(policy, name)
+    for kind in REPLY_KINDS:
+        form[f"reply_{kind}"].data = policy.reply_hours.get(kind)
+    return form
+
+
+def _policy_data(form: forms.EscalationPolicyForm) -> dict:
+    """The form in the policy's own terms: the share as a fraction, reply limits by kind."""
+    data = {name: form[name].data for name in ("level2_min_working_days", "level3_working_days",
+                                               "hotline_notice_working_days", "hotline_criticism_working_days")}
+    data["level2_share"] = round(form.level2_share.data / 100, 6)
+    data["reply_hours"] = {kind: form[f"reply_{kind}"].data for kind in REPLY_KINDS}
+    return data
+
+
+def _share_refusal() -> str:
+    """The policy's range of the level-2 share, in the percent the form shows."""
+    _type, low, high = NUMBER_LIMITS["level2_share"]
+    return _("must be from %(low)s %% to %(high)s %% of the time limit", low=_percent(low), high=_percent(high))
+
+
+def _escalation_page(form=None, *, problems=(), status=200):
+    policy = escalation_policy()
+    changes = history(["escalation_policy"])
+    return render_template(
+        "admin/escalation.html", policy=policy, defaults=EscalationPolicy(), percent=_percent,
+        form=form or _fill_policy_form(forms.EscalationPolicyForm(formdata=None), policy), problems=problems,
+        reply_kinds=[(kind, reply_kind_label(kind)) for kind in REPLY_KINDS],
+        reset_form=forms.ActionForm(formdata=None), changes=changes, last_change=changes[0] if changes else None,
+    ), status
+
+
+@bp.get("/escalation")
+def escalation():
+    """The escalation policy in force, a form to change it, and its history."""
+    return _escalation_page()
+
+
+@bp.post("/escalation")
+def edit_escalation():
+    form = forms.EscalationPolicyForm()
+    problems: list[str] = []
+    if form.validate():
+        try:
+            set_escalation_policy(current_user, _policy_data(form))
+        except DomainError as exc:
+            db.session.rollback()
+            problems = _show_errors(form, exc, {f"reply_hours.{kind}": f"reply_{kind}" for kind in REPLY_KINDS})
+            if isinstance(exc, ValidationFailed) and "level2_share" in exc.fields:
+                form.level2_share.errors = [_share_refusal()]
+        else:
+            return _done(_("Escalation policy saved."), ".escalation")
+    return _escalation_page(form, problems=problems, status=422)
+
+
+@bp.post("/escalation/reset")
+def reset_escalation():
+    """Go back to the published defaults."""
+    if not forms.ActionForm().validate():
+        abort(400)
+    reset_escalation_policy(current_user)
+    return _done(_("Escalation policy reset to the defaults."), ".escalation")
+
+
+# --- duplicate rules ----------------------------------------------------------------------
+
+
+def _duplicates_page(form=None, *, problems=(), status=200):
+    rules = duplicate_rules()
+    if form is None:
+        form = forms.DuplicateRulesForm(formdata=None)
+        form.radius_m.data, form.window_hours.data = _plain(rules.radius_m), _plain(rules.window_hours)
+    changes = history(["duplicate_rules"])
+    return render_template(
+        "admin/duplicates.html", rules=rules, defaults=DuplicateRules(), plain=_plain, form=form, problems=problems,
+        reset_form=forms.ActionForm(formdata=None), changes=changes, last_change=changes[0] if changes else None,
+    ), status
+
+
+@bp.get("/duplicates")
+def duplicates():
+    """The duplicate rules in force, a form to change them, and their history."""
+    return _duplicates_page()
+
+
+@bp.post("/duplicates")
+def edit_duplicates():
+    form = forms.DuplicateRulesForm()
+    problems: list[str] = []
+    if form.validate():
+        try:
+            set_duplicate_rules(current_user, radius_m=form.radius_m.data, window_hours=form.window_hours.data)
+        except DomainError as exc:
+            db.session.rollback()
+            problems = _show_errors(form, exc)
+        else:
+            return _done(_("Duplicate rules saved."), ".duplicates")
+    return _duplicates_page(form, problems=problems, status=422)
+
+
+@bp.post("/duplicates/reset")
+def reset_duplicates():
+    """Go back to the defaults."""
+    if not forms.ActionForm().validate():
+        abort(400)
+    reset_duplicate_rules(current_user)
+    return _done(_("Duplicate rules reset to the defaults."), ".duplicates")

@@ -37,6 +37,7 @@ HISTORY_LIMIT = 50
 HISTORY_MAX = 500
 HISTORY_ENTITIES = (
     "big_class", "small_class", "standard", "routing_rule", "calendar_day", "calendar_year", "schedule", "thresholds",
+    "registration_limits", "escalation_policy", "duplicate_rules",
 )
 
 
@@ -222,15 +223,14 @@ def list_units():
 
 @bp.get("/catalogue/history")
 def catalogue_history():
-    """Administrators: every catalogue, routing and calendar edit, newest first."""
+    """Administrators: every catalogue, routing, calendar and city-rule edit, newest first."""
     _require_admin()
     args = request.args
     stmt = select(CatalogueChange, User.username).outerjoin(User, CatalogueChange.changed_by_id == User.id)
     entity = args.get("entity", "").strip()
-    if entity:
-        if entity not in HISTORY_ENTITIES:
-            raise ValidationFailed.field("entity", _("must be one of %(values)s", values=", ".join(HISTORY_ENTITIES)))
-        stmt = stmt.where(CatalogueChange.entity == entity)
+    if entity and entity not in HISTORY_ENTITIES:
+        raise ValidationFailed.field("entity", _("must be one of %(values)s", values=", ".join(HISTORY_ENTITIES)))
+    stmt = stmt.where(CatalogueChange.entity.in_([entity] if entity else HISTORY_ENTITIES))
     if args.get("entity_id", "").strip():
         stmt = stmt.where(CatalogueChange.entity_id == _integer_arg(args, "entity_id", 0, 0, 2**31 - 1))
     limit = _integer_arg(args, "limit", HISTORY_LIMIT, 1, HISTORY_MAX)
@@ -707,7 +707,7 @@ def openapi_operations() -> dict[tuple[str, str], dict]:
             "responses": {"200": _reply("the units", "UnitList"), **_ERRORS},
         },
         ("/catalogue/history", "get"): {
-            "tags": ["catalogue"], "summary": "Administrators: catalogue, routing and calendar edits, newest first",
+            "tags": ["catalogue"], "summary": "Administrators: catalogue, routing, calendar and city-rule edits, newest first",
             "operationId": "catalogueHistory",
             "parameters": [
                 {"name": "entity", "in": "query", "required": False, "schema": {"enum": list(HISTORY_ENTITIES)}},

@@ -1,4 +1,5 @@
-"""Duplicates API: the likely duplicates of a report about to be filed, or of an existing case.
+"""Duplicates API: the likely duplicates of a report about to be filed, or of an existing case; the
+duplicate rules (radius and time window: read by every signed-in user, changed by administrators).
 
 Merging itself is the ``merge``/``unmerge`` workflow action (``POST /cases/{number}/actions/merge``
 with the master's number), so it shares the action endpoint's version checks and errors.
@@ -6,18 +7,36 @@ with the master's number), so it shares the action endpoint's version checks and
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from gridops.api import bp
 from gridops.api.cases import DATUMS, _choice, _instant, _integer, _number, _once, _text, load_visible_case
+from gridops.api.catalogue import _body as _json_object
+from gridops.api.catalogue import _require_admin
 from gridops.cases.clocks import case_colour
-from gridops.cases.duplicates import MAX_LIMIT, DuplicateCandidate, duplicate_rules, likely_duplicates
+from gridops.cases.duplicates import (
+    DEFAULT_RADIUS_M,
+    DEFAULT_WINDOW_HOURS,
+    MAX_LIMIT,
+    MAX_RADIUS_M,
+    MAX_WINDOW_HOURS,
+    DuplicateCandidate,
+    duplicate_rules,
+    likely_duplicates,
+    reset_duplicate_rules,
+    set_duplicate_rules,
+)
 from gridops.cases.serializers import case_summary
 from gridops.catalogue.services import small_class_by_full_code
 from gridops.db import utcnow
 from gridops.errors import ValidationFailed
+from gridops.extensions import db
+
+RULE_FIELDS = ("radius_m", "window_hours")
 
 
 def candidate_dict(candidate: DuplicateCandidate, now) -> dict:
@@ -84,12 +103,55 @@ def case_duplicates(number: str):
     )
 
 
+@bp.get("/cases/duplicate-rules")
+def get_duplicate_rules():
+    """The radius and time window in force."""
+    return jsonify(asdict(duplicate_rules()))
+
+
+@bp.put("/cases/duplicate-rules")
+def put_duplicate_rules():
+    """Administrators: change the radius and/or the window (a field left out keeps its value)."""
+    _require_admin()
+    data = _json_object()
+    problems = {name: _("unknown field") for name in sorted(set(data) - set(RULE_FIELDS))}
+    problems.update({name: _("must be a finite number") for name in RULE_FIELDS if name in data and data[name] is None})
+    if problems:
+        raise ValidationFailed(_("Check the marked fields."), problems)
+    rules = set_duplicate_rules(current_user, **{name: data.get(name) for name in RULE_FIELDS})
+    db.session.commit()
+    return jsonify(asdict(rules))
+
+
+@bp.delete("/cases/duplicate-rules")
+def reset_rules():
+    """Administrators: go back to the defaults."""
+    _require_admin()
+    rules = reset_duplicate_rules(current_user)
+    db.session.commit()
+    return jsonify(asdict(rules))
+
+
 # --- OpenAPI ------------------------------------------------------------------------------
 
 
 def openapi_schemas() -> dict:
     """The component schemas of the duplicates endpoints."""
+    radius = {"type": "number", "description": "metres"}
+    window = {"type": "number", "description": "hours either side (calendar hours)"}
     return {
+        "DuplicateRules": {
+            "type": "object", "properties": {"radius_m": radius, "window_hours": window},
+            "required": list(RULE_FIELDS), "additionalProperties": False,
+        },
+        "DuplicateRulesInput": {
+            "type": "object",
+            "properties": {
+                "radius_m": {**radius, "exclusiveMinimum": 0, "maximum": MAX_RADIUS_M},
+                "window_hours": {**window, "exclusiveMinimum": 0, "maximum": MAX_WINDOW_HOURS},
+            },
+            "additionalProperties": False,
+        },
         "DuplicateList": {
             "type": "object",
             "properties": {
@@ -130,7 +192,31 @@ def openapi_operations() -> dict[tuple[str, str], dict]:
              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DuplicateList"}}}}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     limit = query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "at most this many (10)")
+    rules = {"description": "the duplicate rules in force",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DuplicateRules"}}}}
+    unauthenticated = {"description": "not signed in", **error}
+    not_admin = {"description": "the caller is not an administrator", **error}
     return {
+        ("/cases/duplicate-rules", "get"): {
+            "tags": ["cases"], "summary": "The duplicate rules: radius and time window of likely duplicates",
+            "operationId": "getDuplicateRules",
+            "responses": {"200": rules, "401": unauthenticated},
+        },
+        ("/cases/duplicate-rules", "put"): {
+            "tags": ["cases"], "summary": "Change the duplicate rules (administrators)",
+            "description": "A field left out keeps its value; kept in the administration history.",
+            "operationId": "setDuplicateRules",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/DuplicateRulesInput"}}}},
+            "responses": {"200": rules, "401": unauthenticated, "403": not_admin,
+                          "422": {"description": "invalid input; `fields` names each offending field", **error}},
+        },
+        ("/cases/duplicate-rules", "delete"): {
+            "tags": ["cases"], "summary": f"Reset the duplicate rules to the defaults, {DEFAULT_RADIUS_M:g} m and {DEFAULT_WINDOW_HOURS:g} h"
+                       " (administrators)",
+            "operationId": "resetDuplicateRules",
+            "responses": {"200": rules, "401": unauthenticated, "403": not_admin},
+        },
         ("/cases/duplicates", "get"): {
             "tags": ["cases"],
             "summary": "Likely duplicates of a report: open cases of its small class near it in place and time",

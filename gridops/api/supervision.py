@@ -1,6 +1,9 @@
-"""Supervision API: the caller's supervision orders, their unread counts, an order, replies."""
+"""Supervision API: the caller's supervision orders, their unread counts, an order, replies; the
+escalation policy (read by every signed-in user, changed by administrators)."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from flask import jsonify, request
 from flask_babel import gettext as _
@@ -10,12 +13,22 @@ from sqlalchemy.orm import selectinload
 
 from gridops.api import bp
 from gridops.api.cases import _body, _integer, _once, _text
+from gridops.api.catalogue import _body as _json_object
+from gridops.api.catalogue import _require_admin
 from gridops.auth.permissions import can_use_supervision_inbox
 from gridops.db import MAX_ROW_ID, utcnow
 from gridops.errors import NotAllowed, NotFound, ValidationFailed
 from gridops.extensions import db
 from gridops.supervision import queries
 from gridops.supervision.models import SupervisionOrder, SupervisionRead, SupervisionRecipient
+from gridops.supervision.policy import (
+    MAX_REPLY_HOURS,
+    NUMBER_LIMITS,
+    REPLY_KINDS,
+    escalation_policy,
+    reset_escalation_policy,
+    set_escalation_policy,
+)
 from gridops.supervision.serializers import order_dict
 from gridops.supervision.services import MAX_REPLY, mark_read, reply_to_order
 from gridops.supervision.views import TABS, tab_clause
@@ -111,6 +124,60 @@ def supervision_reply(order_id: int):
     return jsonify(result), 201
 
 
+@bp.get("/supervision/policy")
+def get_escalation_policy():
+    """The escalation policy in force."""
+    return jsonify(asdict(escalation_policy()))
+
+
+@bp.put("/supervision/policy")
+def put_escalation_policy():
+    """Administrators: change some of the policy's values; those left out (reply limits too) keep theirs."""
+    _require_admin()
+    policy = set_escalation_policy(current_user, _json_object())
+    db.session.commit()
+    return jsonify(asdict(policy))
+
+
+@bp.delete("/supervision/policy")
+def reset_policy():
+    """Administrators: go back to the published defaults."""
+    _require_admin()
+    policy = reset_escalation_policy(current_user)
+    db.session.commit()
+    return jsonify(asdict(policy))
+
+
+def _policy_schema(*, strict: bool) -> dict:
+    """The policy as answered (every key), or as sent to change it (any of the keys, within range)."""
+    numbers = {}
+    for name, (kind, low, high) in NUMBER_LIMITS.items():
+        numbers[name] = {"type": "integer" if kind is int else "number"}
+        if not strict:
+            numbers[name].update(minimum=low, maximum=high)
+    hours = {"type": ["integer", "null"]}
+    if not strict:
+        hours.update(minimum=1, maximum=MAX_REPLY_HOURS)
+    reply_hours = {
+        "type": "object", "properties": {kind: hours for kind in REPLY_KINDS}, "additionalProperties": False,
+        "description": "working hours to reply per order kind (timeout orders per level); null: no reply asked",
+    }
+    if strict:
+        reply_hours["required"] = list(REPLY_KINDS)
+    schema = {
+        "type": "object",
+        "properties": {**numbers, "reply_hours": reply_hours},
+        "additionalProperties": False,
+        "description": (
+            "level2_share: fraction of the stage's limit after the due time (0.5 = 50 %); "
+            "the other numbers are working days"
+        ),
+    }
+    if strict:
+        schema["required"] = [*numbers, "reply_hours"]
+    return schema
+
+
 def openapi_schemas() -> dict:
     nstring = {"type": ["string", "null"]}
     instant = {"type": "string", "format": "date-time"}
@@ -150,7 +217,10 @@ def openapi_schemas() -> dict:
                      "reply_required", "reply_due_at", "replied_at", "reply_overdue", "unread", "recipients"],
         "additionalProperties": False,
     }
-    return {"SupervisionCounts": counts, "SupervisionOrder": order}
+    return {
+        "SupervisionCounts": counts, "SupervisionOrder": order,
+        "EscalationPolicy": _policy_schema(strict=True), "EscalationPolicyInput": _policy_schema(strict=False),
+    }
 
 
 def openapi_operations() -> dict:
@@ -166,7 +236,29 @@ def openapi_operations() -> dict:
               "422": error("invalid input; `fields` names each offending field")}
     order_id = {"name": "order_id", "in": "path", "required": True,
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}, "description": "the order id"}
+    policy = {"description": "the escalation policy in force", "content": {"application/json": {"schema": ref("EscalationPolicy")}}}
+    unauthenticated = error("not signed in")
+    not_admin = error("the caller is not an administrator")
     return {
+        ("/supervision/policy", "get"): {
+            "tags": ["supervision"], "summary": "The escalation policy: levels 2 and 3, reply limits, the 12345 chain",
+            "operationId": "getEscalationPolicy",
+            "responses": {"200": policy, "401": unauthenticated},
+        },
+        ("/supervision/policy", "put"): {
+            "tags": ["supervision"], "summary": "Change the escalation policy (administrators)",
+            "description": "Keys left out keep their values, reply limits too; nothing is stored unless every "
+                           "value is valid. Kept in the administration history.",
+            "operationId": "setEscalationPolicy",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("EscalationPolicyInput")}}},
+            "responses": {"200": policy, "401": unauthenticated, "403": not_admin,
+                          "422": error("invalid input; `fields` names each offending field (reply_hours.<kind>)")},
+        },
+        ("/supervision/policy", "delete"): {
+            "tags": ["supervision"], "summary": "Reset the escalation policy to the published defaults (administrators)",
+            "operationId": "resetEscalationPolicy",
+            "responses": {"200": policy, "401": unauthenticated, "403": not_admin},
+        },
         ("/supervision/counts", "get"): {
             "tags": ["supervision"], "summary": "The caller's unread, awaiting-reply and total supervision orders",
             "operationId": "supervisionCounts",

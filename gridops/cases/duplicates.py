@@ -19,7 +19,7 @@ then the older one (the one a merge would keep).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -37,6 +37,7 @@ from gridops.extensions import db
 from gridops.territory.datum import check_datum, convert
 from gridops.territory.locator import get_locator
 from gridops.worktime.models import CitySetting
+from gridops.worktime.store import drop_setting, put_setting
 
 RADIUS_KEY = "duplicates.radius_m"
 WINDOW_KEY = "duplicates.window_hours"
@@ -86,29 +87,55 @@ def duplicate_rules() -> DuplicateRules:
     )
 
 
-def _bounded(value, field: str, maximum: float) -> float:
+def _refusal(value, maximum: float) -> str | None:
+    """Why ``value`` cannot be a radius or a window (None: it can)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValidationFailed.field(field, _("must be a finite number"))
+        return _("must be a finite number")
     if not 0 < value <= maximum:
-        raise ValidationFailed.field(field, _("must be above 0 and at most %(maximum)s", maximum=f"{maximum:g}"))
-    return float(value)
+        return _("must be above 0 and at most %(maximum)s", maximum=f"{maximum:g}")
+    return None
+
+
+def _check_admin(actor: User | None) -> None:
+    """``actor`` None is the command line; anyone else must be an administrator."""
+    if actor is not None and not is_admin(actor):
+        raise NotAllowed(_("Only administrators may change the duplicate rules."))
 
 
 def set_duplicate_rules(actor: User | None, *, radius_m=None, window_hours=None) -> DuplicateRules:
-    """Change the radius and/or window (administrators; ``actor`` None is the command line)."""
-    if actor is not None and not is_admin(actor):
-        raise NotAllowed(_("Only administrators may change the duplicate rules."))
+    """Change the radius and/or window (None: unchanged); nothing is stored unless both are valid.
+
+    Administrators, or the command line (``actor`` None).
+    """
+    _check_admin(actor)
     before = duplicate_rules()
-    after = DuplicateRules(
-        before.radius_m if radius_m is None else _bounded(radius_m, "radius_m", MAX_RADIUS_M),
-        before.window_hours if window_hours is None else _bounded(window_hours, "window_hours", MAX_WINDOW_HOURS),
-    )
-    for key, value in ((RADIUS_KEY, after.radius_m), (WINDOW_KEY, after.window_hours)):
-        row = db.session.get(CitySetting, key) or CitySetting(key=key)
-        row.value = value
-        row.changed_by_id = actor.id if actor is not None else None
-        db.session.add(row)
+    values, problems = {}, {}
+    for name, value, maximum in (("radius_m", radius_m, MAX_RADIUS_M), ("window_hours", window_hours, MAX_WINDOW_HOURS)):
+        if value is None:
+            continue
+        reason = _refusal(value, maximum)
+        if reason:
+            problems[name] = reason
+        else:
+            values[name] = float(value)
+    if problems:
+        raise ValidationFailed(_("Check the marked fields."), problems)
+    after = replace(before, **values)
+    put_setting(RADIUS_KEY, after.radius_m, actor)
+    put_setting(WINDOW_KEY, after.window_hours, actor)
     CatalogueChange.record("duplicate_rules", 0, "update", actor, asdict(before), asdict(after))
+    db.session.flush()
+    return after
+
+
+def reset_duplicate_rules(actor: User | None) -> DuplicateRules:
+    """Go back to the defaults (50 m, 24 h): the stored values are removed, so later defaults apply too."""
+    _check_admin(actor)
+    before = duplicate_rules()
+    drop_setting(RADIUS_KEY)
+    drop_setting(WINDOW_KEY)
+    after = DuplicateRules()
+    CatalogueChange.record("duplicate_rules", 0, "reset", actor, asdict(before), asdict(after))
     db.session.flush()
     return after
 

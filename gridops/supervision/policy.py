@@ -1,7 +1,8 @@
 """The escalation rules as city data (domain.md §6), with the published defaults.
 
 Stored as one city setting (``supervision.policy``, a JSON object); keys left out keep their
-defaults. The yellow share comes from the working-time thresholds of each clock type
+defaults. Administrators change it on /admin/escalation, through the API or with
+``gridops supervision policy``; every change is kept in the administration history. The yellow share comes from the working-time thresholds of each clock type
 (``worktime.thresholds``), so colours on screen and warnings sent out agree.
 """
 
@@ -12,10 +13,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from flask_babel import gettext as _
 
-from gridops.errors import ValidationFailed
+from gridops.auth.models import User
+from gridops.auth.permissions import is_admin
+from gridops.catalogue.models import CatalogueChange
+from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.worktime.clocks import ClockType
 from gridops.worktime.models import CitySetting
+from gridops.worktime.store import drop_setting, put_setting
 
 POLICY_KEY = "supervision.policy"
 
@@ -49,13 +54,18 @@ class EscalationPolicy:
         return self.reply_hours.get(key)
 
 
-_NUMBERS = {
+#: The policy's numbers: (type, lowest, highest). Shares are fractions of the stage's limit.
+NUMBER_LIMITS = {
     "level2_share": (float, 0.0, 10.0),
     "level2_min_working_days": (int, 0, 60),
     "level3_working_days": (int, 1, 60),
     "hotline_notice_working_days": (int, 1, 60),
     "hotline_criticism_working_days": (int, 1, 60),
 }
+#: Longest reply limit, in working hours.
+MAX_REPLY_HOURS = 240
+#: The order kinds (timeout orders by level) that have a reply limit.
+REPLY_KINDS = tuple(EscalationPolicy().reply_hours)
 
 
 def parse_policy(data: Mapping) -> EscalationPolicy:
@@ -74,14 +84,21 @@ def parse_policy(data: Mapping) -> EscalationPolicy:
                 problems[name] = _("must be an object keyed by %(values)s", values=", ".join(hours))
                 continue
             for key, limit in value.items():
-                if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 240):
-                    problems[f"{name}.{key}"] = _("must be a whole number of working hours from 1 to 240, or null")
+                if limit is not None and (
+                    isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_REPLY_HOURS
+                ):
+                    problems[f"{name}.{key}"] = _(
+                        "must be a whole number of working hours from 1 to %(count)d, or none (no reply asked)",
+                        count=MAX_REPLY_HOURS,
+                    )
                 hours[key] = limit
             values[name] = hours
         else:
-            kind, low, high = _NUMBERS[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+            kind, low, high = NUMBER_LIMITS[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 problems[name] = _("must be a number")
+            elif kind is int and not isinstance(value, int):
+                problems[name] = _("must be a whole number")
             elif not low <= value <= high:
                 problems[name] = _("must be from %(low)s to %(high)s", low=low, high=high)
             else:
@@ -97,17 +114,47 @@ def escalation_policy() -> EscalationPolicy:
     return parse_policy(row.value) if row is not None else EscalationPolicy()
 
 
-def set_escalation_policy(data: Mapping) -> EscalationPolicy:
-    """Store the policy's given keys over the current ones (the command line's change)."""
-    merged = {**asdict(escalation_policy()), **dict(data)}
-    policy = parse_policy(merged)
-    row = db.session.get(CitySetting, POLICY_KEY)
-    if row is None:
-        row = CitySetting(key=POLICY_KEY)
-        db.session.add(row)
-    row.value = asdict(policy)
+def history_form(policy: EscalationPolicy) -> dict:
+    """The policy with one key per number (reply limits as ``reply_hours.<kind>``), as the history keeps it."""
+    data = asdict(policy)
+    data.update({f"reply_hours.{kind}": limit for kind, limit in data.pop("reply_hours").items()})
+    return data
+
+
+def _check_admin(actor: User | None) -> None:
+    """``actor`` None is the command line; anyone else must be an administrator."""
+    if actor is not None and not is_admin(actor):
+        raise NotAllowed(_("Only administrators may change the escalation policy."))
+
+
+def set_escalation_policy(actor: User | None, data: Mapping) -> EscalationPolicy:
+    """Store the given keys over the current ones; reply limits not given keep theirs.
+
+    Administrators, or the command line (``actor`` None). Nothing is stored unless every value is valid.
+    """
+    _check_admin(actor)
+    if not isinstance(data, Mapping):
+        raise ValidationFailed.field("policy", _("must be an object"))
+    before = escalation_policy()
+    merged = {**asdict(before), **data}
+    if isinstance(data.get("reply_hours"), Mapping):
+        merged["reply_hours"] = {**before.reply_hours, **data["reply_hours"]}
+    after = parse_policy(merged)
+    put_setting(POLICY_KEY, asdict(after), actor)
+    CatalogueChange.record("escalation_policy", 0, "update", actor, history_form(before), history_form(after))
     db.session.flush()
-    return policy
+    return after
+
+
+def reset_escalation_policy(actor: User | None) -> EscalationPolicy:
+    """Go back to the published defaults (the stored policy is removed, so later defaults apply too)."""
+    _check_admin(actor)
+    before = escalation_policy()
+    drop_setting(POLICY_KEY)
+    after = EscalationPolicy()
+    CatalogueChange.record("escalation_policy", 0, "reset", actor, history_form(before), history_form(after))
+    db.session.flush()
+    return after
 
 
 def hour_clock(clock: ClockType) -> ClockType:

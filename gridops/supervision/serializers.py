@@ -25,10 +25,14 @@ KIND_LABELS = {
 
 def kind_label(order: SupervisionOrder) -> str:
     """The order's kind, with the level for timeout orders (超时督办单 · 第 2 级)."""
-    label = str(KIND_LABELS[order.kind])
-    if order.kind == "timeout":
-        return _("%(kind)s, level %(level)d", kind=label, level=order.level)
-    return label
+    return reply_kind_label(f"timeout{order.level}" if order.kind == "timeout" else order.kind)
+
+
+def reply_kind_label(key: str) -> str:
+    """The orders a reply limit of the escalation policy is for (``timeout2``: timeout orders of level 2)."""
+    if key.startswith("timeout"):
+        return _("%(kind)s, level %(level)d", kind=str(KIND_LABELS["timeout"]), level=int(key.removeprefix("timeout")))
+    return str(KIND_LABELS[key])
 
 
 def _when(value: datetime) -> str:

@@ -54,7 +54,8 @@ def _setting(key: str) -> CitySetting | None:
     return db.session.get(CitySetting, key)
 
 
-def _put_setting(key: str, value: Any, actor: User | None) -> None:
+def put_setting(key: str, value: Any, actor: User | None) -> None:
+    """Store one city setting, stamped with who changed it (``actor`` None: the command line) and when."""
     row = _setting(key)
     if row is None:
         row = CitySetting(key=key)
@@ -64,9 +65,16 @@ def _put_setting(key: str, value: Any, actor: User | None) -> None:
     row.changed_at = utcnow()
 
 
+def drop_setting(key: str) -> None:
+    """Remove a stored city setting, so its default applies again."""
+    row = _setting(key)
+    if row is not None:
+        db.session.delete(row)
+
+
 def _bump_version(actor: User | None) -> None:
     """Give the settings a fresh version token, so every process rebuilds its clock."""
-    _put_setting(CLOCK_KEY, secrets.token_hex(8), actor)
+    put_setting(CLOCK_KEY, secrets.token_hex(8), actor)
     g.pop(_G_KEY, None)
     forget_versions()
 
@@ -148,7 +156,7 @@ def enter_calendar_year(actor: User | None, year) -> list[int]:
     if year in before:
         raise ValidationFailed.field("year", _("%(year)d is entered already", year=year))
     after = sorted([*before, year])
-    _put_setting(ENTERED_YEARS_KEY, after, actor)
+    put_setting(ENTERED_YEARS_KEY, after, actor)
     CatalogueChange.record("calendar_year", year, "create", actor, {"entered_years": before}, {"entered_years": after})
     _bump_version(actor)
     db.session.flush()
@@ -168,7 +176,7 @@ def set_work_schedule(actor: User | None, data: Mapping) -> WorkSchedule:
         raise ValidationFailed.field("schedule", _("must be an object with hours and seasons"))
     schedule = WorkSchedule.from_dict(data)
     before = work_schedule().to_dict()
-    _put_setting(SCHEDULE_KEY, schedule.to_dict(), actor)
+    put_setting(SCHEDULE_KEY, schedule.to_dict(), actor)
     CatalogueChange.record("schedule", 0, "update", actor, before, schedule.to_dict())
     _bump_version(actor)
     db.session.flush()
@@ -216,7 +224,7 @@ def set_warning_thresholds(actor: User | None, data: Mapping) -> dict[ClockType,
         raise ValidationFailed.field("thresholds", _("must be an object keyed by clock type"))
     before = warning_thresholds()
     after = {**before, **_parse_thresholds(data)}
-    _put_setting(THRESHOLDS_KEY, _thresholds_dict(after), actor)
+    put_setting(THRESHOLDS_KEY, _thresholds_dict(after), actor)
     CatalogueChange.record("thresholds", 0, "update", actor, _thresholds_dict(before), _thresholds_dict(after))
     _bump_version(actor)
     db.session.flush()
@@ -279,7 +287,7 @@ def set_registration_limits(actor: User | None, data: Mapping) -> RegistrationLi
         raise ValidationFailed.field("registration", _("must be an object with normal and fringe hours"))
     before = stored_registration_limits()
     after = _parse_registration({**before.to_dict(), **data})
-    _put_setting(REGISTRATION_KEY, after.to_dict(), actor)
+    put_setting(REGISTRATION_KEY, after.to_dict(), actor)
     CatalogueChange.record("registration_limits", 0, "update", actor, before.to_dict(), after.to_dict())
     _bump_version(actor)
     db.session.flush()
