@@ -1,5 +1,6 @@
 """An administrator in a real browser: a layer with an error is refused with its report, the fixed
-file imports, a time limit is changed and a calendar day is overridden — each in the history."""
+file imports, a time limit is changed, a calendar day is overridden, the escalation policy and
+the duplicate rules are changed and reset — each in the history."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from gridops.cases.duplicates import DuplicateRules, duplicate_rules
 from gridops.catalogue.models import FilingStandard, SmallClass
 from gridops.catalogue.services import seed_default_catalogue
 from gridops.extensions import db
+from gridops.supervision.policy import EscalationPolicy, escalation_policy
 from gridops.territory.models import Area, GridLayer
 from gridops.worktime.models import CalendarDay
 from tests.browser.helpers import sign_in
@@ -116,3 +119,50 @@ def test_users_page_on_a_tablet_in_english(page_for, world, screenshot_dir):
     assert page.locator(".field-error").count() >= 2
     page.screenshot(path=str(screenshot_dir / "admin-user-refused-1024x768.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_change_the_escalation_policy_and_the_duplicate_rules(page_for, world, screenshot_dir):
+    admin = sign_in(page_for, "root", next_path="/admin/")
+    admin.click(".admin-nav >> text=升级督办规则")
+    admin.wait_for_url("**/admin/escalation")
+    assert admin.locator("#level2_share").input_value() == "50"
+
+    # A refused value is shown next to its field, in percent, and nothing is saved.
+    admin.fill("#level2_share", "2000")
+    admin.click("button:has-text('保存规则')")
+    error = admin.locator("#level2_share-error")
+    error.wait_for()
+    assert "1000%" in error.inner_text()
+    assert admin.locator("#level2_share").get_attribute("aria-invalid") == "true"
+    db.session.expire_all()
+    assert escalation_policy() == EscalationPolicy()
+
+    # Level 2 at 60 % of the limit, leader supervision without a reply limit.
+    admin.fill("#level2_share", "60")
+    admin.fill("#reply_leader", "")
+    admin.click("button:has-text('保存规则')")
+    admin.wait_for_selector(".flash-success")
+    history = admin.locator(".admin-history").inner_text()
+    assert "赵管理" in history and "0.5 → 0.6" in history and "reply_hours.leader" in history
+    admin.screenshot(path=str(screenshot_dir / "admin-escalation-1280x800.png"), full_page=True)
+    db.session.expire_all()
+    policy = escalation_policy()
+    assert policy.level2_share == 0.6 and policy.reply_hours["leader"] is None
+
+    admin.click(".admin-nav >> text=疑似重复")
+    admin.fill("#radius_m", "80")
+    admin.fill("#window_hours", "0")
+    admin.click("button:has-text('保存规则')")
+    assert admin.locator("#window_hours-error").is_visible()
+    admin.fill("#window_hours", "12")
+    admin.click("button:has-text('保存规则')")
+    admin.wait_for_selector(".flash-success")
+    admin.screenshot(path=str(screenshot_dir / "admin-duplicates-1280x800.png"), full_page=True)
+    db.session.expire_all()
+    assert duplicate_rules() == DuplicateRules(80.0, 12.0)
+    admin.click("button:has-text('恢复默认值')")
+    admin.wait_for_selector(".flash-success")
+    assert "恢复默认值" in admin.locator(".admin-history").inner_text()
+    db.session.expire_all()
+    assert duplicate_rules() == DuplicateRules()
+    assert admin.console_errors == []
