@@ -1,9 +1,10 @@
 """The escalation rules as city data (domain.md §6), with the published defaults.
 
 Stored as one city setting (``supervision.policy``, a JSON object); keys left out keep their
-defaults. Administrators change it on /admin/escalation, through the API or with
-``gridops supervision policy``; every change is kept in the administration history. The yellow share comes from the working-time thresholds of each clock type
-(``worktime.thresholds``), so colours on screen and warnings sent out agree.
+defaults. The yellow share comes from the working-time thresholds of each clock type
+(``worktime.thresholds``), so colours on screen and warnings sent out agree. Administrators
+change the policy on /admin/escalation, through the API or with ``gridops supervision policy``;
+every change is kept in the administration history.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def escalation_policy() -> EscalationPolicy:
     return parse_policy(row.value) if row is not None else EscalationPolicy()
 
 
-def history_form(policy: EscalationPolicy) -> dict:
+def history_values(policy: EscalationPolicy) -> dict:
     """The policy with one key per number (reply limits as ``reply_hours.<kind>``), as the history keeps it."""
     data = asdict(policy)
     data.update({f"reply_hours.{kind}": limit for kind, limit in data.pop("reply_hours").items()})
@@ -141,7 +142,7 @@ def set_escalation_policy(actor: User | None, data: Mapping) -> EscalationPolicy
         merged["reply_hours"] = {**before.reply_hours, **data["reply_hours"]}
     after = parse_policy(merged)
     put_setting(POLICY_KEY, asdict(after), actor)
-    CatalogueChange.record("escalation_policy", 0, "update", actor, history_form(before), history_form(after))
+    CatalogueChange.record("escalation_policy", 0, "update", actor, history_values(before), history_values(after))
     db.session.flush()
     return after
 
@@ -152,7 +153,7 @@ def reset_escalation_policy(actor: User | None) -> EscalationPolicy:
     before = escalation_policy()
     drop_setting(POLICY_KEY)
     after = EscalationPolicy()
-    CatalogueChange.record("escalation_policy", 0, "reset", actor, history_form(before), history_form(after))
+    CatalogueChange.record("escalation_policy", 0, "reset", actor, history_values(before), history_values(after))
     db.session.flush()
     return after
 
