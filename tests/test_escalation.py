@@ -140,18 +140,18 @@ def test_each_level_at_its_instant_with_its_recipients(app):
     case = make_case("handling", world=world, now=T0)
     areas = world.areas
     assert sweep_escalations(local(2026, 6, 1, 15, 11)).created == 0
-    assert sweep_escalations(local(2026, 6, 1, 15, 12)).orders == {0: 1}
+    assert sweep_escalations(local(2026, 6, 1, 15, 12)).orders == {("handling", 0): 1}
     assert _recipients(case, 0) == {(world.unit.id, None, None)}
     assert sweep_escalations(local(2026, 6, 1, 15, 59)).created == 0
-    assert sweep_escalations(local(2026, 6, 1, 16)).orders == {1: 1}
+    assert sweep_escalations(local(2026, 6, 1, 16)).orders == {("handling", 1): 1}
     assert _recipients(case, 1) == {(world.unit.id, None, None), (None, None, "shift_leader")}
     # The night and the next working day pass before level 2 (one working day after the due time).
     assert sweep_escalations(local(2026, 6, 2, 17, 59)).created == 0
-    assert sweep_escalations(local(2026, 6, 2, 18)).orders == {2: 1}
+    assert sweep_escalations(local(2026, 6, 2, 18)).orders == {("handling", 2): 1}
     # The unit has no parent unit, so its own head is addressed; the next area up is the community.
     assert _recipients(case, 2) == {(world.unit.id, None, None), (None, areas["community"].id, None)}
     assert sweep_escalations(local(2026, 6, 5, 17)).created == 0
-    assert sweep_escalations(local(2026, 6, 5, 18)).orders == {3: 1}
+    assert sweep_escalations(local(2026, 6, 5, 18)).orders == {("handling", 3): 1}
     assert _recipients(case, 3) == {(None, None, "leader"), (None, areas["subdistrict"].id, None)}
     assert _orders(case) == [("warning", 0), ("timeout", 1), ("timeout", 2), ("timeout", 3)]
     assert _watch(case) is None
@@ -168,19 +168,19 @@ def test_a_long_limit_is_looked_at_again_until_its_exact_level_2(app):
     # level 2 (50 % = 23 working hours) Thursday 11 June 17:00, after the floor (Tuesday 9 June 18:00).
     case = make_case("handling", world=world, small_class_code="0203", now=T0)
     assert case.handle_due_at == local(2026, 6, 8, 18)
-    assert sweep_escalations(local(2026, 6, 8, 18)).orders == {0: 1, 1: 1}
+    assert sweep_escalations(local(2026, 6, 8, 18)).orders == {("handling", 0): 1, ("handling", 1): 1}
     assert _watch(case).next_at == local(2026, 6, 9, 18)
     assert sweep_escalations(local(2026, 6, 9, 18)).created == 0
     assert _watch(case).next_at == local(2026, 6, 11, 17)
     assert sweep_escalations(local(2026, 6, 11, 16, 59)).examined == 0
-    assert sweep_escalations(local(2026, 6, 11, 17)).orders == {2: 1}
+    assert sweep_escalations(local(2026, 6, 11, 17)).orders == {("handling", 2): 1}
     assert _watch(case).next_at == local(2026, 6, 16, 18)
 
 
 def test_catch_up_after_downtime_writes_every_missed_level_once(app):
     case = make_case("handling", now=T0)
     result = sweep_escalations(local(2026, 6, 10, 9))
-    assert result.orders == {0: 1, 1: 1, 2: 1, 3: 1}
+    assert result.orders == {("handling", 0): 1, ("handling", 1): 1, ("handling", 2): 1, ("handling", 3): 1}
     assert sweep_escalations(local(2026, 6, 10, 9)).created == 0
     assert sweep_escalations(local(2026, 6, 30, 9)).created == 0
     assert len(_orders(case)) == 4
@@ -226,14 +226,15 @@ def test_sweep_works_in_batches(app):
     cases = [make_case("handling", world=world, now=T0) for _ in range(5)]
     result = sweep_escalations(local(2026, 6, 1, 16), batch_size=2)
     assert result.examined == 5
-    assert result.orders == {0: 5, 1: 5}
+    assert result.orders == {("handling", 0): 5, ("handling", 1): 5}
     assert all(_watch(c).next_step == 2 for c in cases)
 
 
 def test_closing_ends_the_watch_and_no_order_follows(app):
     world = make_world()
-    case = make_case("handled", world=world, now=T0)
+    case = make_case("closed", world=world, now=T0)
     assert _watch(case) is None
+    assert db.session.scalar(select(func.count()).select_from(EscalationWatch)) == 0
     assert sweep_escalations(local(2026, 6, 30, 9)).created == 0
 
 

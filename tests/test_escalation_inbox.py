@@ -126,8 +126,12 @@ def test_order_pages_are_closed_to_others(escalated, client, auth):
     assert client.get(f"/supervision/orders/{level1.id}").status_code == 404
     assert client.post(f"/supervision/orders/{level1.id}", data={"body": "x"}).status_code == 404
     auth.logout()
-    auth.login("grid_worker", PASSWORD)
+    auth.login("evaluator", PASSWORD)
     assert client.get("/supervision/inbox").status_code == 403
+    auth.logout()
+    # The grid worker has an inbox (for the on-site stages) but is not addressed by the unit's orders.
+    auth.login("grid_worker", PASSWORD)
+    assert client.get(f"/supervision/orders/{level1.id}").status_code == 404
     auth.logout()
     # The leader sees level 3 but is not addressed by level 1.
     auth.login("leader", PASSWORD)
@@ -156,7 +160,7 @@ def test_api_lists_reads_and_replies(escalated, client):
 
 def test_api_refuses_roles_without_an_inbox(escalated, client):
     world, _case = escalated
-    headers = {"Authorization": f"Bearer {issue_token(world.user('grid_worker'), 'test')[1]}"}
+    headers = {"Authorization": f"Bearer {issue_token(world.user('evaluator'), 'test')[1]}"}
     db.session.commit()
     response = client.get("/api/v1/supervision/orders", headers=headers)
     assert response.status_code == 403 and response.get_json()["error"] == "not_allowed"

@@ -20,7 +20,7 @@ from gridops.db import MAX_ROW_ID, utcnow
 from gridops.errors import NotAllowed, NotFound, ValidationFailed
 from gridops.extensions import db
 from gridops.supervision import queries
-from gridops.supervision.models import SupervisionOrder, SupervisionRead, SupervisionRecipient
+from gridops.supervision.models import ORDER_KINDS, WATCH_STAGES, SupervisionOrder, SupervisionRead, SupervisionRecipient
 from gridops.supervision.policy import (
     MAX_REPLY_HOURS,
     NUMBER_LIMITS,
@@ -74,6 +74,7 @@ def supervision_orders():
     stmt = queries.inbox_orders(current_user).options(
         selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.department),
         selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.area),
+        selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.user),
         selectinload(SupervisionOrder.case),
         selectinload(SupervisionOrder.created_by),
     )
@@ -192,7 +193,9 @@ def openapi_schemas() -> dict:
         "type": "object",
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"enum": ["warning", "timeout", "leader", "hotline_reminder", "hotline_notice", "hotline_criticism"]},
+            "kind": {"enum": list(ORDER_KINDS)},
+            "stage": {"enum": [*WATCH_STAGES, None],
+                      "description": "the watched stage the order is about; null for a leader's order"},
             "level": {"type": "integer", "minimum": 0, "maximum": 3},
             "title": {"type": "string"},
             "case": {"type": "object", "properties": {"number": {"type": "string"}, "state": {"type": "string"}},
@@ -213,7 +216,7 @@ def openapi_schemas() -> dict:
                                "created_at": instant},
                 "required": ["id", "author", "body", "created_at"]}},
         },
-        "required": ["id", "kind", "level", "title", "case", "instruction", "basis_at", "created_at", "created_by",
+        "required": ["id", "kind", "stage", "level", "title", "case", "instruction", "basis_at", "created_at", "created_by",
                      "reply_required", "reply_due_at", "replied_at", "reply_overdue", "unread", "recipients"],
         "additionalProperties": False,
     }

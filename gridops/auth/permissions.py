@@ -244,8 +244,11 @@ def can_manage_score_schemes(user: User | None) -> bool:
     return has_role(user, Role.EVALUATOR, Role.ADMIN)
 
 
-#: Roles to which supervision orders are addressed (units, shift leaders, area leads, leaders, hotline).
-SUPERVISION_INBOX_ROLES = (Role.UNIT_STAFF, Role.SHIFT_LEADER, Role.AREA_LEAD, Role.LEADER, Role.HOTLINE_OPERATOR)
+#: Roles to which supervision orders are addressed (the centre, grid workers, units, area leads, leaders, hotline).
+SUPERVISION_INBOX_ROLES = (
+    Role.GRID_WORKER, Role.INTAKE_OPERATOR, Role.DISPATCHER, Role.UNIT_STAFF, Role.SHIFT_LEADER, Role.AREA_LEAD,
+    Role.LEADER, Role.HOTLINE_OPERATOR,
+)
 
 
 def can_use_supervision_inbox(user: User | None) -> bool:

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask_babel import gettext as _
 from sqlalchemy import inspect as sa_inspect
@@ -57,7 +58,9 @@ from gridops.errors import InvalidTransition, NotAllowed, StaleCase, ValidationF
 from gridops.extensions import db
 from gridops.i18n import current_locale
 from gridops.org.models import Department
-from gridops.supervision.services import HANDLING_STATES, open_leader_order, track_case
+from gridops.supervision.models import EscalationWatch
+from gridops.supervision.services import first_watch, open_leader_order, track_case
+from gridops.supervision.stages import CLOCK_COLUMNS
 from gridops.territory.datum import check_datum
 from gridops.territory.locator import Location, locate
 from gridops.territory.models import Area, ResponsibilityGrid, responsibility_grid_area
@@ -194,40 +197,44 @@ def file_or_find_case(
     payload: dict = {"source": source, "located_in_gap": location.gap}
     if state is State.VERIFYING:
         payload["assigned_to"] = worker_id
-    filed = _insert_case(
-        dict(
-            idempotency_key=idempotency_key,
-            source=source,
-            case_type=case_type,
-            small_class_id=small_class.id,
-            standard_id=standard.id if standard is not None else None,
-            description=description.strip(),
-            address=address.strip(),
-            urgency=urgency,
-            x=float(x),
-            y=float(y),
-            datum=datum,
-            accuracy_m=None if accuracy_m is None else float(accuracy_m),
-            layer_x=location.x,
-            layer_y=location.y,
-            layer_version=location.layer_version,
-            unit_grid_id=unit_grid_id,
-            area_id=area.id,
-            area_path=area.path,
-            located_in_gap=location.gap,
-            in_fringe=in_fringe,
-            reporter_id=reporter.id,
-            state=state.value,
-            suggested_department_id=department.id if department is not None else None,
-            reported_at=now,
-            register_due_at=(
-                clocks.stage_due(now, clocks.register_limit(in_fringe)) if state is State.REPORTED else None
-            ),
-            assignee_id=worker_id if state is State.VERIFYING else None,
+    case_values = dict(
+        idempotency_key=idempotency_key,
+        source=source,
+        case_type=case_type,
+        small_class_id=small_class.id,
+        standard_id=standard.id if standard is not None else None,
+        description=description.strip(),
+        address=address.strip(),
+        urgency=urgency,
+        x=float(x),
+        y=float(y),
+        datum=datum,
+        accuracy_m=None if accuracy_m is None else float(accuracy_m),
+        layer_x=location.x,
+        layer_y=location.y,
+        layer_version=location.layer_version,
+        unit_grid_id=unit_grid_id,
+        area_id=area.id,
+        area_path=area.path,
+        located_in_gap=location.gap,
+        in_fringe=in_fringe,
+        reporter_id=reporter.id,
+        state=state.value,
+        suggested_department_id=department.id if department is not None else None,
+        reported_at=now,
+        register_due_at=(
+            clocks.stage_due(now, clocks.register_limit(in_fringe)) if state is State.REPORTED else None
         ),
+        assignee_id=worker_id if state is State.VERIFYING else None,
+    )
+    # A new case's stage (verification or registration) is watched from its filing, in the same statement.
+    watch = None if self_handled else first_watch(SimpleNamespace(**case_values), now)
+    filed = _insert_case(
+        case_values,
         _event_values(reporter, "file", None, state, now, payload=payload),
         reporter,
         now,
+        watch,
     )
     if filed is None:
         # The key was used before (or by a concurrent filing, which the unique index waited for).
@@ -289,26 +296,32 @@ def in_fringe(area: Area) -> bool:
     return bool(db.session.scalar(select(_fringe_clause(area.ancestor_ids))))
 
 
-def _insert_case(values: dict, event: dict, actor: User, now: datetime) -> tuple[Case, CaseEvent] | None:
-    """Number and insert the case and its first event; None if its idempotency key is taken.
+def _insert_case(
+    values: dict, event: dict, actor: User, now: datetime, watch: dict | None
+) -> tuple[Case, CaseEvent] | None:
+    """Number and insert the case, its first event and its escalation watch (``watch``, unless None);
+    None if its idempotency key is taken.
 
     ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING``: a first filing pays
     no lookup. A refused insert gives its number back (this transaction still holds the
     day's counter row, so no later number can have been handed out): numbers stay gap-free.
-    On PostgreSQL the counter, the case and the event are written by one statement
-    (data-modifying ``WITH``); elsewhere by three.
+    On PostgreSQL the counter, the case, the event and the watch are written by one statement
+    (data-modifying ``WITH``); elsewhere by four.
     """
     values = _CASE_DEFAULTS | values
     day = case_day(now)
     if dialect_name() == "postgresql":
         case_id, sequence, event_id = db.session.execute(
-            _filing_statement(), {"day": day, "case": _json_text(values), "event": _json_text(event)}
+            _filing_statement(),
+            {"day": day, "case": _json_text(values), "event": _json_text(event), "watch": _json_text(watch or {})},
         ).one()
         number = case_number(day, sequence)
     else:
         number = next_case_number(now)
         case_id = db.session.execute(_case_insert(), {"number": number, **values}).scalar()
         event_id = None
+        if case_id is not None and watch is not None:
+            db.session.execute(insert(EscalationWatch.__table__).values(case_id=case_id, **watch))
     if case_id is None:
         give_back_case_number(number)
         return None
@@ -341,6 +354,7 @@ _CASE_DEFAULTS = {
     for column in _FILED_COLUMNS
 }
 _EVENT_COLUMNS = [column for column in CaseEvent.__table__.c if column.name not in ("id", "case_id")]
+_WATCH_COLUMNS = [column for column in EscalationWatch.__table__.c if column.name != "case_id"]
 
 
 @reused_statement
@@ -357,11 +371,13 @@ def _case_insert(dialect: str):
 
 @reused_statement
 def _filing_statement(dialect: str):
-    """PostgreSQL: bump the day's counter, insert the case numbered by it, insert its first event.
+    """PostgreSQL: bump the day's counter, insert the case numbered by it, its first event and its
+    escalation watch (none when the watch parameter is an empty object).
 
-    The case and the event come as one JSON parameter each (``json_populate_record``): three
-    parameters instead of sixty keep the statement within psycopg's cache of converted queries.
-    Returns one row: the case id (None when its key was taken), the sequence drawn, the event id.
+    The case, the event and the watch come as one JSON parameter each (``json_populate_record``):
+    four parameters instead of seventy keep the statement within psycopg's cache of converted
+    queries. Returns one row: the case id (None when its key was taken), the sequence drawn, the
+    event id.
     """
     bumped = counter_bump(dialect).cte("bumped")
     cases, events = Case.__table__, CaseEvent.__table__
@@ -388,9 +404,21 @@ def _filing_statement(dialect: str):
         .returning(events.c.id)
         .cte("logged")
     )
+    watches = EscalationWatch.__table__
+    watch_row = _json_record(watches, "watch", _WATCH_COLUMNS)
+    watched = (
+        insert(watches)
+        .from_select(
+            ["case_id"] + [column.name for column in _WATCH_COLUMNS],
+            select(filed.c.id, *watch_row.c).select_from(filed).join(watch_row, true())
+            .where(watch_row.c.stage.is_not(None)),
+        )
+        .cte("watched")
+    )
     return (
         select(filed.c.id, bumped.c.last, logged.c.id)
         .select_from(bumped.outerjoin(filed, true()).outerjoin(logged, true()))
+        .add_cte(watched)
     )
 
 
@@ -533,7 +561,7 @@ class _Step:
         if to_state not in ASSIGNED_STATES:
             self.case.assignee_id = None
         flag_modified(self.case, "state")
-        watch = _moves_handling_clock(self.case, self.from_state)
+        watch = _moves_stage_clock(self.case, self.from_state)
         event = _append_event(
             self.case, self.actor, self.action.name, self.from_state, to_state, self.now,
             note=self.reason or self.note or self.instruction, payload=self.payload or None,
@@ -541,19 +569,16 @@ class _Step:
         _attach(self.case, event, self.photos, self.actor, self.action.name)
         _flush()
         if watch:
-            track_case(self.case)
+            track_case(self.case, now=self.now)
         return event
 
 
-def _moves_handling_clock(case: Case, from_state: State) -> bool:
-    """The step starts, stops or moves the handling clock that escalation watches."""
-    watched = HANDLING_STATES
-    if from_state.value not in watched and case.state not in watched:
-        return False
-    if (from_state.value in watched) != (case.state in watched):
+def _moves_stage_clock(case: Case, from_state: State) -> bool:
+    """The step starts, stops or moves a stage clock that escalation watches (a new state, a new time)."""
+    if case.state != from_state.value:
         return True
     attrs = sa_inspect(case).attrs
-    return attrs.handle_due_at.history.has_changes() or attrs.dispatched_at.history.has_changes()
+    return any(attrs[name].history.has_changes() for name in CLOCK_COLUMNS)
 
 
 def _begin(case: Case, name: str, actor: User, expected_version: int | None, inputs: dict, now) -> _Step:

@@ -34,9 +34,10 @@ class Ladder:
     __slots__ = ("city", "policy", "started_at", "due_at", "clock", "_budget", "_times", "_days")
 
     def __init__(
-        self, city: CityClock, policy: EscalationPolicy, started_at: datetime, due_at: datetime, clock: str,
+        self, city: CityClock, policy: EscalationPolicy | None, started_at: datetime, due_at: datetime, clock: str,
         days_memo: dict | None = None,
     ):
+        """``policy`` times levels 2 and 3 (None will do for a ladder asked about steps 0 and 1 only)."""
         self.city = city
         self.policy = policy
         self.started_at = started_at

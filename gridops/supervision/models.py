@@ -14,14 +14,26 @@ from gridops.extensions import db
 #: What an order is about: a yellow warning, a timeout order (超时督办单), a leader's order (领导督办),
 #: or a step of the 12345 reply chain (reminder, reminder notice 催办通知书, written criticism 通报批评).
 ORDER_KINDS = ("warning", "timeout", "leader", "hotline_reminder", "hotline_notice", "hotline_criticism")
-#: Stages an escalation watch follows.
-WATCH_STAGES = ("handling", "hotline_reply")
+#: Stages of a case an escalation watch follows, in the order of the loop (``supervision/stages.py``) …
+CASE_STAGES = ("verification", "registration", "dispatch", "signing", "handling", "check")
+#: … and the 12345 reply chain (``supervision/hotline_chain.py``).
+WATCH_STAGES = (*CASE_STAGES, "hotline_reply")
 OUTBOX_STATUSES = ("pending", "sent", "failed")
-RECIPIENT_ROLES = ("shift_leader", "leader", "area_lead", "unit_staff", "hotline_operator")
+RECIPIENT_ROLES = (
+    "intake_operator", "dispatcher", "shift_leader", "leader", "area_lead", "unit_staff", "hotline_operator",
+)
 
 
 def _in(column: str, values) -> str:
     return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+#: A recipient row names exactly one of its four kinds of addressee.
+RECIPIENT_COLUMNS = ("department_id", "area_id", "role", "user_id")
+ONE_ADDRESSEE_SQL = " OR ".join(
+    "(" + " AND ".join(f"{other} IS {'NOT ' if other == column else ''}NULL" for other in RECIPIENT_COLUMNS) + ")"
+    for column in RECIPIENT_COLUMNS
+)
 
 
 class EscalationWatch(db.Model):
@@ -53,22 +65,25 @@ class EscalationWatch(db.Model):
 class SupervisionOrder(db.Model):
     """A supervision order on a case (督办单): who must act, the instruction, the reply and its due time.
 
-    The unique key makes each (case, kind, level, basis) happen once, however many sweeps run:
-    ``basis_at`` is the due time the order is about (a later extension starts a new cycle) or,
-    for a leader's order, the instant it was given.
+    The unique key makes each (case, stage, kind, level, basis) happen once, however many sweeps
+    run: ``basis_at`` is the due time the order is about (a later extension starts a new cycle)
+    or, for a leader's order, the instant it was given.
     """
 
     __tablename__ = "supervision_order"
     __table_args__ = (
         CheckConstraint(_in("kind", ORDER_KINDS), name="kind"),
         CheckConstraint("level BETWEEN 0 AND 3", name="level"),
-        UniqueConstraint("case_id", "kind", "level", "basis_at", name="uq_supervision_order_once"),
+        CheckConstraint("stage IS NULL OR " + _in("stage", WATCH_STAGES), name="stage"),
+        UniqueConstraint("case_id", "stage", "kind", "level", "basis_at", name="uq_supervision_order_once"),
         Index("ix_supervision_order_level_created", "level", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
+    #: The watched stage whose clock the order is about; None for a leader's order (about the case).
+    stage: Mapped[Optional[str]] = mapped_column(String(16))
     #: 0 for warnings and reminders, 1–3 for timeout levels; a leader's order is level 1.
     level: Mapped[int] = mapped_column(SmallInteger)
     basis_at: Mapped[datetime]
@@ -94,20 +109,16 @@ class SupervisionOrder(db.Model):
 
 
 class SupervisionRecipient(db.Model):
-    """One addressee of an order: a unit, an area's leads, or a role (within the case's area)."""
+    """One addressee of an order: a unit, an area's leads, a role (within the case's area) or a person."""
 
     __tablename__ = "supervision_recipient"
     __table_args__ = (
-        CheckConstraint(
-            "(department_id IS NOT NULL AND area_id IS NULL AND role IS NULL)"
-            " OR (department_id IS NULL AND area_id IS NOT NULL AND role IS NULL)"
-            " OR (department_id IS NULL AND area_id IS NULL AND role IS NOT NULL)",
-            name="one_addressee",
-        ),
+        CheckConstraint(ONE_ADDRESSEE_SQL, name="one_addressee"),
         CheckConstraint("role IS NULL OR " + _in("role", RECIPIENT_ROLES), name="role"),
         Index("ix_supervision_recipient_department", "department_id", "order_id"),
         Index("ix_supervision_recipient_area", "area_id", "order_id"),
         Index("ix_supervision_recipient_role", "role", "order_id"),
+        Index("ix_supervision_recipient_user", "user_id", "order_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,10 +129,13 @@ class SupervisionRecipient(db.Model):
     area_id: Mapped[Optional[int]] = mapped_column(ForeignKey("area.id"))
     #: Everyone with this role whose area scope holds the case.
     role: Mapped[Optional[str]] = mapped_column(String(32))
+    #: One person: the grid worker who must act on site, or their grid chief (网格长).
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
 
     order: Mapped[SupervisionOrder] = relationship(back_populates="recipients")
     department = relationship("Department")
     area = relationship("Area")
+    user = relationship("User")
 
 
 class SupervisionReply(db.Model):

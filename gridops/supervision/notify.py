@@ -80,6 +80,7 @@ def message_for(order: SupervisionOrder) -> dict:
         "order_id": order.id,
         "case_number": case.number,
         "kind": order.kind,
+        "stage": order.stage,
         "level": order.level,
         "instruction": order.instruction,
         "reply_due_at": order.reply_due_at.isoformat() if order.reply_due_at else None,

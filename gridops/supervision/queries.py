@@ -1,8 +1,9 @@
 """Who sees which supervision order: the inbox, its unread counts, the recipient test.
 
 An order reaches a user through one of its recipients: the user's own unit (unit staff), the
-area they lead (area leads), or their role when their area scope holds the case (shift
-leaders, leaders); the leader who gave an order sees it too. Nothing else lists orders.
+area they lead (area leads), their role when their area scope holds the case (intake
+operators, dispatchers, shift leaders, leaders), or the user by name (the grid worker on
+site, their grid chief); the leader who gave an order sees it too. Nothing else lists orders.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gridops.supervision.models import SupervisionOrder, SupervisionRead, Superv
 def _addressed_to(user: User) -> ColumnElement[bool]:
     """A recipient row of the order names ``user`` (correlated to SupervisionOrder and Case)."""
     r = SupervisionRecipient
-    matches = [and_(r.role == user.role, area_scope_clause(user, Case.area_path))]
+    matches = [and_(r.role == user.role, area_scope_clause(user, Case.area_path)), r.user_id == user.id]
     if user.role_enum is Role.UNIT_STAFF and user.department_id is not None:
         matches.append(r.department_id == user.department_id)
     if user.role_enum is Role.AREA_LEAD and user.area_id is not None:
@@ -126,6 +127,7 @@ def recipient_users(order: SupervisionOrder) -> list[User]:
                      User.role == Role.UNIT_STAFF.value),
                 and_(r.area_id.is_not(None), r.area_id == User.area_id, User.role == Role.AREA_LEAD.value),
                 and_(r.role.is_not(None), r.role == User.role, in_scope),
+                r.user_id == User.id,
             ),
         )
     )

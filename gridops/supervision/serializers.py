@@ -23,9 +23,37 @@ KIND_LABELS = {
 }
 
 
+#: The watched stages of a case, as the orders name them.
+STAGE_LABELS = {
+    "verification": _l("On-site verification"),
+    "registration": _l("Registration"),
+    "dispatch": _l("Dispatch"),
+    "signing": _l("Signing"),
+    "handling": _l("Handling"),
+    "check": _l("On-site check"),
+}
+#: What a level-1 order asks of the stage's owner.
+STAGE_ACTS = {
+    "verification": _l("verify it on site"),
+    "registration": _l("register or cancel it"),
+    "dispatch": _l("dispatch it"),
+    "signing": _l("sign for it"),
+    "handling": _l("handle it"),
+    "check": _l("check it on site"),
+}
+
+
+def stage_label(order: SupervisionOrder) -> str | None:
+    """The case stage a warning or timeout order is about, in the reader's language (None for other orders)."""
+    label = STAGE_LABELS.get(order.stage)
+    return None if label is None else str(label)
+
+
 def kind_label(order: SupervisionOrder) -> str:
-    """The order's kind, with the level for timeout orders (超时督办单 · 第 2 级)."""
-    return reply_kind_label(f"timeout{order.level}" if order.kind == "timeout" else order.kind)
+    """The order's kind, with the level for timeout orders and the stage it is about (超时督办单，第 2 级（签收）)."""
+    label = reply_kind_label(f"timeout{order.level}" if order.kind == "timeout" else order.kind)
+    stage = stage_label(order)
+    return label if stage is None else _("%(kind)s (%(stage)s)", kind=label, stage=stage)
 
 
 def reply_kind_label(key: str) -> str:
@@ -46,14 +74,21 @@ def instruction_text(order: SupervisionOrder) -> str:
     if order.instruction:
         return order.instruction
     due = _when(order.basis_at)
+    stage = stage_label(order) or ""
     if order.kind == "warning":
-        return _("The case is due at %(due)s and most of its time is used. Finish it in time.", due=due)
+        return _("%(stage)s is due at %(due)s and most of its time is used. Finish it in time.", stage=stage, due=due)
     if order.kind == "timeout" and order.level == 1:
-        return _("Overdue since %(due)s. Handle it at once and reply with what was done and when it will be finished.", due=due)
+        return _(
+            "%(stage)s overdue since %(due)s. Please %(act)s at once and reply with what was done and when it will be finished.",
+            stage=stage, due=due, act=STAGE_ACTS[order.stage],
+        )
     if order.kind == "timeout" and order.level == 2:
-        return _("Still overdue (due %(due)s). The unit's leader and the area above are asked to step in and reply.", due=due)
+        return _("%(stage)s still overdue (due %(due)s). The next level up is asked to step in and reply.", stage=stage, due=due)
     if order.kind == "timeout":
-        return _("Overdue for long (due %(due)s): listed by name in the weekly supervision and counted for early warning.", due=due)
+        return _(
+            "%(stage)s overdue for long (due %(due)s): listed by name in the weekly supervision and counted for early warning.",
+            stage=stage, due=due,
+        )
     if order.kind == "hotline_reminder":
         return _("The caller must hear back by %(due)s. Reply in time.", due=due)
     if order.kind == "hotline_notice":
@@ -62,6 +97,8 @@ def instruction_text(order: SupervisionOrder) -> str:
 
 
 def recipient_label(recipient) -> str:
+    if recipient.user is not None:
+        return recipient.user.full_name
     if recipient.department is not None:
         department = recipient.department
         return (department.name_en or department.name) if current_locale() == "en" else department.name
@@ -82,6 +119,7 @@ def order_dict(order: SupervisionOrder, *, unread: bool, now: datetime, with_rep
     data = {
         "id": order.id,
         "kind": order.kind,
+        "stage": order.stage,
         "level": order.level,
         "title": kind_label(order),
         "case": {"number": case.number, "state": case.state},

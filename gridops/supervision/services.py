@@ -1,11 +1,12 @@
 """Escalation and supervision orders: watching running stages, the sweep, leader orders, replies.
 
-The case services call ``track_case`` whenever a case enters or leaves a watched stage or its
-due time moves; it keeps one ``EscalationWatch`` row per running stage with the instant of
-its next step. ``sweep_escalations(now)`` reads only the rows whose instant has come (an
+The case services call ``track_case`` whenever a case enters or leaves a watched stage
+(``supervision/stages.py``: verification, registration, dispatch, signing, handling, check) or a
+due time moves, and filing writes its first watch (``first_watch``); one ``EscalationWatch``
+row per running stage holds the instant of its next step. ``sweep_escalations(now)`` reads only the rows whose instant has come (an
 index range), in batches, claims them (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), writes the
 orders of every step reached — several after downtime, each once: the order's unique key
-(case, kind, level, basis) is the last word — and moves each watch to its next step.
+(case, stage, kind, level, basis) is the last word — and moves each watch to its next step.
 Like every service it flushes and never commits.
 """
 
@@ -17,21 +18,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gridops.auth.models import User
 from gridops.auth.permissions import is_signed_in
 from gridops.auth.roles import Role
 from gridops.cases.models import Case
-from gridops.cases.states import State
 from gridops.db import bulk_insert, bulk_update, utcnow
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
-from gridops.org.models import Department
 from gridops.supervision import hotline_chain
 from gridops.supervision.ladder import LAST_STEP, Ladder
 from gridops.supervision.models import (
+    CASE_STAGES,
+    RECIPIENT_COLUMNS,
     EscalationWatch,
     OutboxMessage,
     SupervisionOrder,
@@ -40,13 +41,14 @@ from gridops.supervision.models import (
     SupervisionReply,
 )
 from gridops.supervision.policy import EscalationPolicy, escalation_policy
+from gridops.supervision.stages import SWEEP_COLUMNS, STAGES, Heads, ancestor, recipients, running_stages
 from gridops.worktime import CityClock, ClockType
 from gridops.worktime.store import get_city_clock
 
-#: States in which the handling clock runs and is watched (派遣即计时; a suspension stops it).
-HANDLING_STATES = frozenset({State.DISPATCHED.value, State.HANDLING.value})
 MAX_REPLY = 2000
 BATCH_SIZE = 1000
+#: The kinds of the ladder's orders (step 0 a warning, 1–3 timeout levels), whose level is the step.
+LADDER_KINDS = ("warning", "timeout")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,32 +66,75 @@ def _upsert(table, values: dict, keys: list[str], update_columns: list[str], whe
     )
 
 
-def track_case(case: Case, *, city: CityClock | None = None, policy: EscalationPolicy | None = None) -> None:
-    """Start, move or end the watch of ``case``'s handling stage to match the case as it is now.
+def track_case(
+    case: Case, *, now: datetime | None = None, city: CityClock | None = None, policy: EscalationPolicy | None = None
+) -> None:
+    """Start, move or end the watches of ``case``'s stages to match the case as it is now.
 
-    A new due time (dispatch, extension, resumption, reopening) starts the ladder again from
-    the yellow warning; the same due time keeps the steps already taken.
+    ``now`` is when the case entered its stage (the step's instant), the start of the stages
+    whose start no case column records (registration, dispatch). A stage entered anew or whose
+    due time moved (dispatch, extension, resumption, reopening) is watched from the first step
+    not yet written for that due time: a new due time starts the ladder again from the yellow
+    warning, a stage re-entered with the same due time (rework after a failed check, a merge
+    undone) goes on from where it was. The same due time keeps a running watch as it is.
     """
-    from gridops.cases.clocks import handling_limit
-
     table = EscalationWatch.__table__
-    if case.state in HANDLING_STATES and case.handle_due_at is not None and case.dispatched_at is not None:
-        city = city or get_city_clock()
-        policy = policy or escalation_policy()
-        clock = handling_limit(case)[1].value
-        first = Ladder(city, policy, case.dispatched_at, case.handle_due_at, clock).at(0)
+    running = running_stages(case)
+    names = [stage.name for stage in running]
+    db.session.execute(
+        delete(table).where(table.c.case_id == case.id, table.c.stage.in_([s for s in CASE_STAGES if s not in names]))
+    )
+    if not running:
+        return
+    city = city or get_city_clock()
+    policy = policy or escalation_policy()
+    now = now or utcnow()
+    order = SupervisionOrder
+    taken = dict(
+        ((stage, basis), level)
+        for stage, basis, level in db.session.execute(
+            select(order.stage, order.basis_at, func.max(order.level))
+            .where(order.case_id == case.id, order.kind.in_(LADDER_KINDS), order.stage.in_(names))
+            .group_by(order.stage, order.basis_at)
+        )
+    )
+    for stage in running:
+        due = stage.due(case)
+        started = stage.start(case) if stage.start is not None else now
+        step = taken.get((stage.name, due), -1) + 1
+        if step > LAST_STEP:
+            db.session.execute(delete(table).where(table.c.case_id == case.id, table.c.stage == stage.name))
+            continue
+        clock = stage.clock(case).value
         values = dict(
-            case_id=case.id, stage="handling", started_at=case.dispatched_at, due_at=case.handle_due_at,
-            clock=clock, next_step=0, next_at=first,
+            case_id=case.id, stage=stage.name, started_at=started, due_at=due, clock=clock, next_step=step,
+            next_at=Ladder(city, policy, started, due, clock).hint(step),
         )
+        if stage.start is None:
+            moved = lambda excluded: table.c.due_at != excluded.due_at  # noqa: E731
+        else:
+            moved = lambda excluded: (table.c.due_at != excluded.due_at) | (table.c.started_at != excluded.started_at)  # noqa: E731
         db.session.execute(
-            _upsert(
-                table, values, ["case_id", "stage"], ["started_at", "due_at", "clock", "next_step", "next_at"],
-                lambda excluded: (table.c.due_at != excluded.due_at) | (table.c.started_at != excluded.started_at),
-            )
+            _upsert(table, values, ["case_id", "stage"], ["started_at", "due_at", "clock", "next_step", "next_at"], moved)
         )
-    else:
-        db.session.execute(delete(table).where(table.c.case_id == case.id, table.c.stage == "handling"))
+
+
+def first_watch(case, now: datetime) -> dict | None:
+    """The watch row (without its case id) of a case being filed, whose values are ``case``'s attributes.
+
+    A new case has no orders yet: its stage (verification or registration) is watched from the
+    yellow warning, whose instant does not depend on the escalation policy (no query). None when
+    no stage runs.
+    """
+    running = running_stages(case)
+    if not running:
+        return None
+    (stage,) = running
+    due = stage.due(case)
+    started = stage.start(case) if stage.start is not None else now
+    clock = stage.clock(case).value
+    ladder = Ladder(get_city_clock(), None, started, due, clock)
+    return dict(stage=stage.name, started_at=started, due_at=due, clock=clock, next_step=0, next_at=ladder.at(0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,7 +143,7 @@ def track_case(case: Case, *, city: CityClock | None = None, policy: EscalationP
 
 @dataclass
 class SweepResult:
-    """What one sweep did: watches examined, orders written per step, watches ended."""
+    """What one sweep did: watches examined, orders written per (stage, level), watches ended."""
 
     examined: int = 0
     orders: Counter = field(default_factory=Counter)
@@ -113,42 +158,8 @@ class SweepResult:
             "examined": self.examined,
             "created": self.created,
             "ended": self.ended,
-            "orders": {str(k): v for k, v in sorted(self.orders.items(), key=lambda kv: str(kv[0]))},
+            "orders": {f"{stage} {level}": n for (stage, level), n in sorted(self.orders.items())},
         }
-
-
-def _ancestor(path: str, up: int) -> int | None:
-    """The id ``up`` levels above the last area of a materialised path (0: the area itself)."""
-    ids = [int(part) for part in path.strip("/").split("/") if part]
-    return ids[-1 - up] if len(ids) > up else None
-
-
-def _step_kind(step: int) -> str:
-    return "warning" if step == 0 else "timeout"
-
-
-def _recipients(step: int, holder_id: int | None, parents: dict[int, int | None], area_path: str) -> list[dict]:
-    """The addressees of a step along the linkage chain (domain.md §6)."""
-    out: list[dict] = []
-    if step in (0, 1) and holder_id is not None:
-        out.append({"department_id": holder_id})
-    if step == 1:
-        out.append({"role": Role.SHIFT_LEADER.value})
-    if step == 2:
-        leader_unit = (parents.get(holder_id) or holder_id) if holder_id is not None else None
-        if leader_unit is not None:
-            out.append({"department_id": leader_unit})
-        area = _ancestor(area_path, 1)
-        if area is not None:
-            out.append({"area_id": area})
-        else:
-            out.append({"role": Role.SHIFT_LEADER.value})
-    if step == 3:
-        out.append({"role": Role.LEADER.value})
-        area = _ancestor(area_path, 2)
-        if area is not None:
-            out.append({"area_id": area})
-    return out
 
 
 def _lock(stmt, watch_table):
@@ -158,17 +169,19 @@ def _lock(stmt, watch_table):
     return stmt
 
 
-def _claim_handling(now: datetime, batch_size: int):
-    watch, case = EscalationWatch, Case
+_WATCH_COLUMNS = (
+    EscalationWatch.case_id, EscalationWatch.stage, EscalationWatch.started_at, EscalationWatch.due_at,
+    EscalationWatch.clock, EscalationWatch.next_step,
+)
+
+
+def _claim_case_stages(now: datetime, batch_size: int):
+    """Every case stage's due watches in one index range, with the case columns the stages read."""
+    watch = EscalationWatch
     stmt = (
-        select(
-            watch.case_id, watch.stage, watch.started_at, watch.due_at, watch.clock, watch.next_step,
-            case.holder_department_id, case.area_path,
-            case.state.in_(sorted(HANDLING_STATES)).label("running"),
-            case.dispatched_at.label("live_started"), case.handle_due_at.label("live_due"),
-        )
-        .join(case, case.id == watch.case_id)
-        .where(watch.next_at <= now, watch.stage == "handling")
+        select(*_WATCH_COLUMNS, *SWEEP_COLUMNS)
+        .join(Case, Case.id == watch.case_id)
+        .where(watch.next_at <= now, watch.stage.in_(CASE_STAGES))
         .order_by(watch.next_at)
         .limit(batch_size)
     )
@@ -181,8 +194,7 @@ def _claim_hotline(now: datetime, batch_size: int):
     watch, case, order = EscalationWatch, Case, HotlineOrder
     stmt = (
         select(
-            watch.case_id, watch.stage, watch.started_at, watch.due_at, watch.clock, watch.next_step,
-            case.holder_department_id, case.area_path,
+            *_WATCH_COLUMNS, case.holder_department_id,
             order.replied_at.is_(None).label("running"),
             order.created_at.label("live_started"), order.reply_due_at.label("live_due"),
         )
@@ -196,31 +208,38 @@ def _claim_hotline(now: datetime, batch_size: int):
 
 
 @dataclass(frozen=True)
-class _Stage:
-    """How the sweep treats one kind of watch: its claim, its ladder, its orders and addressees."""
+class _Family:
+    """How the sweep treats a family of watches: its claim, and per row whether the watched clock
+    still runs, its live start and due time, its ladder, its orders' kinds and addressees."""
 
-    name: str
     claim: Callable
     last_step: int
+    running: Callable
+    live: Callable
     ladder: Callable
     kind: Callable[[int], str]
-    key: Callable[[int], object]
     recipients: Callable
 
 
-def _stages(city: CityClock, policy: EscalationPolicy, days: dict) -> list[_Stage]:
+def _families(city: CityClock, policy: EscalationPolicy, days: dict) -> list[_Family]:
+    def live(row):
+        stage = STAGES[row.stage]
+        return (stage.start(row) if stage.start is not None else row.started_at), stage.due(row)
+
     return [
-        _Stage(
-            "handling", _claim_handling, LAST_STEP,
+        _Family(
+            _claim_case_stages, LAST_STEP,
+            lambda row: STAGES[row.stage].running(row), live,
             lambda row, started, due: Ladder(city, policy, started, due, row.clock, days),
-            _step_kind, lambda step: step,
-            lambda step, row, parents: _recipients(step, row.holder_department_id, parents, row.area_path),
+            lambda step: LADDER_KINDS[min(step, 1)],
+            lambda step, row, heads: recipients(STAGES[row.stage], step, row, heads),
         ),
-        _Stage(
-            hotline_chain.STAGE, _claim_hotline, hotline_chain.LAST_STEP,
+        _Family(
+            _claim_hotline, hotline_chain.LAST_STEP,
+            lambda row: row.running, lambda row: (row.live_started, row.live_due),
             lambda row, started, due: hotline_chain.ReplyLadder(city, policy, started, due, row.clock),
-            lambda step: hotline_chain.KINDS[step], lambda step: hotline_chain.KINDS[step],
-            lambda step, row, parents: hotline_chain.recipients(step, row.holder_department_id),
+            lambda step: hotline_chain.KINDS[step],
+            lambda step, row, heads: hotline_chain.recipients(step, row.holder_department_id),
         ),
     ]
 
@@ -243,56 +262,54 @@ def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepRe
             )
         return terms[kind, level]
 
-    for stage in _stages(city, policy, {}):
+    for family in _families(city, policy, {}):
         while True:
-            rows = stage.claim(now, batch_size)
+            rows = family.claim(now, batch_size)
             if not rows:
                 break
-            _sweep_batch(stage, rows, now, result, reply_terms, gateway)
+            _sweep_batch(family, rows, now, result, reply_terms, gateway)
             if len(rows) < batch_size:
                 break
     db.session.flush()
     return result
 
 
-def _sweep_batch(stage: _Stage, rows, now: datetime, result: SweepResult, reply_terms, gateway: bool) -> None:
+def _sweep_batch(family: _Family, rows, now: datetime, result: SweepResult, reply_terms, gateway: bool) -> None:
     result.examined += len(rows)
-    holders = {row.holder_department_id for row in rows if row.holder_department_id is not None}
-    parents = dict(
-        db.session.execute(select(Department.id, Department.parent_id).where(Department.id.in_(holders))).all()
-    ) if holders else {}
+    heads = Heads(rows)
     orders: list[dict] = []
     addressees: list[list[dict]] = []
     moves: list[dict] = []
     resets: list[dict] = []
-    ended: list[int] = []
+    ended: list[tuple[int, str]] = []
     for row in rows:
-        if not row.running or row.live_due is None or row.live_started is None:
-            ended.append(row.case_id)
+        live_started, live_due = family.live(row) if family.running(row) else (None, None)
+        if live_due is None or live_started is None:
+            ended.append((row.case_id, row.stage))
             continue
         started, due, step = row.started_at, row.due_at, row.next_step
-        if (due, started) != (row.live_due, row.live_started):
+        if (due, started) != (live_due, live_started):
             # The clock moved without the watch following (it always should): start the ladder again.
-            started, due, step = row.live_started, row.live_due, 0
-        ladder = stage.ladder(row, started, due)
-        while step <= stage.last_step and ladder.hint(step) <= now and ladder.at(step) <= now:
-            kind = stage.kind(step)
+            started, due, step = live_started, live_due, 0
+        ladder = family.ladder(row, started, due)
+        while step <= family.last_step and ladder.hint(step) <= now and ladder.at(step) <= now:
+            kind = family.kind(step)
             orders.append(
                 dict(
-                    case_id=row.case_id, kind=kind, level=step, basis_at=due, instruction="",
+                    case_id=row.case_id, stage=row.stage, kind=kind, level=step, basis_at=due, instruction="",
                     **reply_terms(kind, step), created_at=now, department_id=row.holder_department_id,
                 )
             )
-            addressees.append(stage.recipients(step, row, parents))
-            result.orders[stage.key(step)] += 1
+            addressees.append(family.recipients(step, row, heads))
+            result.orders[row.stage, step] += 1
             step += 1
-        if step > stage.last_step:
-            ended.append(row.case_id)
+        if step > family.last_step:
+            ended.append((row.case_id, row.stage))
         elif (started, due) == (row.started_at, row.due_at):
-            moves.append(dict(case_id=row.case_id, stage=stage.name, next_step=step, next_at=ladder.hint(step)))
+            moves.append(dict(case_id=row.case_id, stage=row.stage, next_step=step, next_at=ladder.hint(step)))
         else:
             resets.append(
-                dict(case_id=row.case_id, stage=stage.name, started_at=started, due_at=due, next_step=step,
+                dict(case_id=row.case_id, stage=row.stage, started_at=started, due_at=due, next_step=step,
                      next_at=ladder.hint(step))
             )
     _write_orders(orders, addressees, now, gateway)
@@ -300,11 +317,14 @@ def _sweep_batch(stage: _Stage, rows, now: datetime, result: SweepResult, reply_
     bulk_update(table, moves, keys=["case_id", "stage"])
     bulk_update(table, resets, keys=["case_id", "stage"])
     options = {"synchronize_session": False}
-    if ended:
+    for stage in sorted({stage for _case_id, stage in ended}):
         db.session.execute(
-            delete(table).where(table.c.case_id.in_(ended), table.c.stage == stage.name), execution_options=options
+            delete(table).where(
+                table.c.case_id.in_([case_id for case_id, name in ended if name == stage]), table.c.stage == stage
+            ),
+            execution_options=options,
         )
-        result.ended += len(ended)
+    result.ended += len(ended)
 
 
 def _write_orders(orders: list[dict], addressees: list[list[dict]], now: datetime, gateway: bool) -> list[int]:
@@ -313,7 +333,7 @@ def _write_orders(orders: list[dict], addressees: list[list[dict]], now: datetim
         return []
     ids = bulk_insert(SupervisionOrder.__table__, orders, returning=SupervisionOrder.__table__.c.id)
     bulk_insert(SupervisionRecipient.__table__, [
-        {"order_id": order_id, "department_id": None, "area_id": None, "role": None, **addressee}
+        {"order_id": order_id, **dict.fromkeys(RECIPIENT_COLUMNS), **addressee}
         for order_id, group in zip(ids, addressees)
         for addressee in group
     ])
@@ -346,7 +366,7 @@ def open_leader_order(case: Case, actor: User, instruction: str, *, now: datetim
     hours = policy.reply_limit("leader", 1)
     city = get_city_clock()
     order = dict(
-        case_id=case.id, kind="leader", level=1, basis_at=now, instruction=instruction,
+        case_id=case.id, stage=None, kind="leader", level=1, basis_at=now, instruction=instruction,
         reply_required=hours is not None,
         reply_due_at=city.due_at(now, hours, ClockType.WORKING_HOURS) if hours else None,
         created_at=now, created_by_id=actor.id, department_id=case.holder_department_id,
@@ -354,7 +374,7 @@ def open_leader_order(case: Case, actor: User, instruction: str, *, now: datetim
     group: list[dict] = [{"role": Role.SHIFT_LEADER.value}]
     if case.holder_department_id is not None:
         group.insert(0, {"department_id": case.holder_department_id})
-    area = _ancestor(case.area_path, 1)
+    area = ancestor(case.area_path, 1)
     if area is not None:
         group.append({"area_id": area})
     (order_id,) = _write_orders([order], [group], now, notifications_enabled())

@@ -68,6 +68,7 @@ def inbox():
     stmt = queries.inbox_orders(current_user).options(
         selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.department),
         selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.area),
+        selectinload(SupervisionOrder.recipients).selectinload(SupervisionRecipient.user),
         selectinload(SupervisionOrder.case),
     )
     condition = tab_clause(tab, current_user)
