@@ -29,7 +29,7 @@ STAGE_LABELS = {
     "registration": _l("Registration"),
     "dispatch": _l("Dispatch"),
     "signing": _l("Signing"),
-    "handling": _l("Handling"),
+    "handling": _l("Handling by the unit"),
     "check": _l("On-site check"),
 }
 #: What a level-1 order asks of the stage's owner.
