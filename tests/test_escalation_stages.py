@@ -348,3 +348,13 @@ def test_orders_name_their_stage_on_the_pages_and_in_the_api(chief, client, auth
     auth.login("grid_worker", PASSWORD)
     page = client.get("/supervision/inbox").get_data(as_text=True)
     assert "超时督办单（第 1 级）（现场核实）" in page and "即将超期提醒（现场核实）" in page
+
+
+def test_the_weekly_list_counts_a_level_3_of_the_stage_the_case_is_in(app):
+    from gridops.evaluation.notices import _level3_ordered
+
+    world = make_world()
+    waiting, registered = (make_case("reported", world=world, now=T0) for _ in range(2))
+    assert _sweep(local(2026, 6, 5, 18), "registration") == {0: 2, 1: 2, 2: 2, 3: 2}
+    act(world, registered, "register", "intake_operator", now=local(2026, 6, 5, 18, 30))
+    assert _level3_ordered([waiting.id, registered.id], local(2026, 6, 7, 23)) == {waiting.id}

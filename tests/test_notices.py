@@ -256,7 +256,7 @@ def test_a_level_3_timeout_order_puts_a_case_on_the_level_3_list(week_world):
 
     _world, cases = week_world
     friday = cases["friday"]
-    db.session.add(SupervisionOrder(case_id=friday.id, kind="timeout", level=3, basis_at=friday.handle_due_at,
+    db.session.add(SupervisionOrder(case_id=friday.id, stage="handling", kind="timeout", level=3, basis_at=friday.handle_due_at,
                                     created_at=T0 + timedelta(days=5)))
     db.session.flush()
     [unit] = generate_notice("weekly", WEEK, now=AFTER_WEEK).content["units"]

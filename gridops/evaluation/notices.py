@@ -36,6 +36,7 @@ from gridops.evaluation.snapshots import freeze_snapshots, indicator_table, indi
 from gridops.extensions import db
 from gridops.org.models import Department
 from gridops.supervision.models import SupervisionOrder
+from gridops.supervision.stages import STAGES
 from gridops.territory.models import Area
 from gridops.worktime import ClockType
 from gridops.worktime.models import CitySetting
@@ -321,13 +322,17 @@ def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, no
 
 
 def _level3_ordered(case_ids: list[int], as_of: datetime) -> set[int]:
-    """Cases with a level-3 timeout supervision order made by ``as_of`` (the escalation's own list)."""
+    """Cases with a level-3 timeout supervision order made by ``as_of`` about a stage the case is in
+    (the escalation's own list; a level 3 of a stage the case has left does not count)."""
     if not case_ids:
         return set()
+    current_stage = or_(*(
+        and_(SupervisionOrder.stage == stage.name, Case.state.in_(sorted(stage.states))) for stage in STAGES.values()
+    ))
     return set(db.session.scalars(
-        select(SupervisionOrder.case_id).where(
+        select(SupervisionOrder.case_id).join(Case, Case.id == SupervisionOrder.case_id).where(
             SupervisionOrder.kind == "timeout", SupervisionOrder.level == 3,
-            SupervisionOrder.created_at <= as_of, SupervisionOrder.case_id.in_(case_ids),
+            SupervisionOrder.created_at <= as_of, SupervisionOrder.case_id.in_(case_ids), current_stage,
         )
     ))
 
