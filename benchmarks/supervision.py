@@ -4,16 +4,19 @@ Run ``python -m benchmarks.supervision [--sqlite] [--postgres URL] [--cases N]``
 database it creates a scratch database (PostgreSQL: a fresh database on the server, dropped at
 the end; SQLite: a file in a temporary folder), migrates it, loads the core demo city (areas,
 units, users) and the default catalogue, then bulk-generates the cases in the database with
-one ``INSERT … SELECT`` over a generated series (never the ORM row by row): 40 % of them open
-in handling, each with its escalation watch, the rest closed, reported over the half year
-before "now" (Tuesday 30 June 2026, 10:00 in the city).
+one ``INSERT … SELECT`` over a generated series (never the ORM row by row): 40 % of them open,
+each with the escalation watches of its running stages — of the open ones 70 % in handling, 10 %
+dispatched (signing and handling), 10 % handled (the on-site check), 5 % waiting for
+registration, 5 % for dispatch — the rest closed, reported over the half year before "now"
+(Tuesday 30 June 2026, 10:00 in the city).
 
 Measured, each as the median of several runs inside a transaction that is rolled back:
 
 - **sweep, none due**: every watch's next instant lies ahead; the sweep must cost the same
   whatever the number of open cases (target ≤ 50 ms).
-- **sweep, 10,000 newly overdue**: 10,000 handling cases whose due time has just passed; the
-  sweep writes their 10,000 level-1 timeout orders with recipients (target ≤ 2 s).
+- **sweep, 10,000 newly overdue**: 10,000 watches, of every stage in the proportions above,
+  whose due time has just passed; the sweep writes their 10,000 level-1 timeout orders with
+  recipients (target ≤ 2 s).
 - **monthly notice** for June 2026 (``gridops.evaluation.notices.generate_notice``; target
   ≤ 5 s on PostgreSQL).
 
@@ -41,6 +44,18 @@ NOW_MIN = int((NOW - EPOCH).total_seconds() // 60)
 #: The monthly notice for June is made on 1 July at 08:00 in the city.
 NOTICE_AT = datetime(2026, 7, 1, 0, 0, tzinfo=timezone.utc)
 DUE_CASES = 10_000
+#: The state of an open case (SQL over the series' ``b.i``): 70 % handling, 10 % each dispatched and
+#: handled, 5 % each reported and registered.
+OPEN_STATE = ("CASE (b.i / 10) % 20 WHEN 0 THEN 'reported' WHEN 1 THEN 'registered' WHEN 2 THEN 'dispatched' "
+              "WHEN 3 THEN 'dispatched' WHEN 4 THEN 'handled' WHEN 5 THEN 'handled' ELSE 'handling' END")
+#: The watch of each stage: (stage, start, due, the states in which it runs), as SQL over case_file.
+WATCHED = (
+    ("registration", "reported_at", "register_due_at", "'reported'"),
+    ("dispatch", "registered_at", "dispatch_due_at", "'registered'"),
+    ("signing", "dispatched_at", "sign_due_at", "'dispatched'"),
+    ("handling", "dispatched_at", "handle_due_at", "'dispatched', 'handling'"),
+    ("check", "handled_at", "check_due_at", "'handled'"),
+)
 TARGETS = {"none_ms": 50.0, "due_s": 2.0, "notice_s": 5.0}
 
 
@@ -101,16 +116,23 @@ def generate_cases(conn, dialect: str, count: int) -> None:
         "area_path": "g.path",
         "located_in_gap": false,
         "in_fringe": false,
-        "state": "CASE WHEN b.open THEN 'handling' ELSE 'closed' END",
+        "state": f"CASE WHEN NOT b.open THEN 'closed' ELSE {OPEN_STATE} END",
         "holder_department_id": "u.department_id",
         "supervised": false,
         "self_handled": false,
         "reported_at": _ts(dialect, "b.rep"),
-        "registered_at": _ts(dialect, "b.rep + 10"),
-        "dispatched_at": _ts(dialect, "b.rep + 30"),
-        "signed_at": _ts(dialect, "b.rep + 40"),
+        "registered_at": f"CASE WHEN b.open AND {OPEN_STATE} = 'reported' THEN NULL ELSE {_ts(dialect, 'b.rep + 10')} END",
+        "dispatched_at": f"CASE WHEN b.open AND {OPEN_STATE} IN ('reported', 'registered') THEN NULL "
+                         f"ELSE {_ts(dialect, 'b.rep + 30')} END",
+        "signed_at": f"CASE WHEN b.open AND {OPEN_STATE} IN ('reported', 'registered', 'dispatched') THEN NULL "
+                     f"ELSE {_ts(dialect, 'b.rep + 40')} END",
+        "register_due_at": _ts(dialect, "b.rep + 4320"),
+        "dispatch_due_at": _ts(dialect, "b.rep + 10 + 4320"),
+        "sign_due_at": _ts(dialect, "b.rep + 30 + 4320"),
         "handle_due_at": _ts(dialect, "b.rep + 30 + 4320"),
-        "handled_at": f"CASE WHEN b.open THEN NULL ELSE {_ts(dialect, 'b.rep + 60 + (b.i % 6000)')} END",
+        "check_due_at": _ts(dialect, "b.rep + 60 + 4320"),
+        "handled_at": f"CASE WHEN b.open AND {OPEN_STATE} <> 'handled' THEN NULL "
+                      f"ELSE {_ts(dialect, 'b.rep + 60 + (b.i % 6000)')} END",
         "closed_at": f"CASE WHEN b.open THEN NULL ELSE {_ts(dialect, 'b.rep + 120 + (b.i % 6000)')} END",
         "closed_on_time": "CASE WHEN b.open THEN NULL ELSE (b.i % 6000 < 4290) END",
         "dispatch_count": "1",
@@ -127,31 +149,41 @@ def generate_cases(conn, dialect: str, count: int) -> None:
         f"JOIN bench_unit u ON u.n = b.i % {unit_count} "
         f"JOIN bench_class c ON c.n = b.i % {class_count}"
     ))
-    # Every open case is watched; its next step lies ahead of "now" (the sweeps before it took the rest).
-    conn.execute(text(
-        "INSERT INTO escalation_watch (case_id, stage, started_at, due_at, clock, next_step, next_at) "
-        f"SELECT id, 'handling', dispatched_at, handle_due_at, 'working_hours', 1, {_ts(dialect, f'{NOW_MIN} + 60 + id % 20000')} "
-        "FROM case_file WHERE state = 'handling'"
-    ))
+    # Every open case's running stages are watched; each next step lies ahead of "now" (the sweeps
+    # before it took the rest).
+    for stage, started, due, states in WATCHED:
+        conn.execute(text(
+            "INSERT INTO escalation_watch (case_id, stage, started_at, due_at, clock, next_step, next_at) "
+            f"SELECT id, '{stage}', {started}, {due}, 'working_hours', 1, {_ts(dialect, f'{NOW_MIN} + 60 + id % 20000')} "
+            f"FROM case_file WHERE state IN ({states})"
+        ))
     for name in ("bench_grid", "bench_unit", "bench_class"):
         conn.execute(text(f"DROP TABLE {name}"))
 
 
 def make_due(conn, dialect: str, count: int) -> None:
-    """Make ``count`` watched cases newly overdue: due minutes ago, their level-1 order next."""
+    """Make ``count`` watches newly overdue: due minutes ago, their level-1 order next; the cases'
+    stage times follow (a dispatched case's signing and handling share the instant)."""
     from sqlalchemy import text
 
-    chosen = f"SELECT case_id FROM escalation_watch WHERE stage = 'handling' ORDER BY case_id LIMIT {count}"
+    chosen = f"SELECT case_id FROM escalation_watch ORDER BY case_id, stage LIMIT {count}"
+    conn.execute(text("DROP TABLE IF EXISTS bench_due"))
+    conn.execute(text("CREATE TABLE bench_due (case_id INTEGER, stage VARCHAR(16), PRIMARY KEY (case_id, stage))"))
+    conn.execute(text(f"INSERT INTO bench_due {chosen.replace('SELECT case_id', 'SELECT case_id, stage')}"))
     due = f"{NOW_MIN} - 1 - (case_id % 120)"
     conn.execute(text(
         f"UPDATE escalation_watch SET started_at = {_ts(dialect, f'{due} - 4320')}, due_at = {_ts(dialect, due)}, "
-        f"next_step = 1, next_at = {_ts(dialect, due)} WHERE stage = 'handling' AND case_id IN ({chosen})"
+        f"next_step = 1, next_at = {_ts(dialect, due)} "
+        "WHERE EXISTS (SELECT 1 FROM bench_due d WHERE d.case_id = escalation_watch.case_id AND d.stage = escalation_watch.stage)"
     ))
-    due = f"{NOW_MIN} - 1 - (id % 120)"
+    due, start = _ts(dialect, f"{NOW_MIN} - 1 - (id % 120)"), _ts(dialect, f"{NOW_MIN} - 1 - (id % 120) - 4320")
+    moved = ", ".join(f"{column} = {due}" for column in
+                      ("register_due_at", "dispatch_due_at", "sign_due_at", "handle_due_at", "check_due_at"))
     conn.execute(text(
-        f"UPDATE case_file SET dispatched_at = {_ts(dialect, f'{due} - 4320')}, handle_due_at = {_ts(dialect, due)} "
-        f"WHERE id IN ({chosen})"
+        f"UPDATE case_file SET dispatched_at = {start}, handled_at = CASE WHEN state = 'handled' THEN {start} END, "
+        f"{moved} WHERE id IN (SELECT case_id FROM bench_due)"
     ))
+    conn.execute(text("DROP TABLE bench_due"))
 
 
 def run(url: str, cases: int, repeats: int) -> dict:
