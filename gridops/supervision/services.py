@@ -3,15 +3,17 @@
 The case services call ``track_case`` whenever a case enters or leaves a watched stage
 (``supervision/stages.py``: verification, registration, dispatch, signing, handling, check) or a
 due time moves, and filing writes its first watch (``first_watch``); one ``EscalationWatch``
-row per running stage holds the instant of its next step. ``sweep_escalations(now)`` reads only the rows whose instant has come (an
-index range), in batches, claims them (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), writes the
-orders of every step reached — several after downtime, each once: the order's unique key
+row per running stage holds the instant of its next step. ``sweep_escalations(now)`` reads
+only the rows whose instant has come (an index range), in batches, claims them (``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL), writes the orders of every step reached — several after
+downtime, each once: the order's unique key
 (case, stage, kind, level, basis) is the last word — and moves each watch to its next step.
 Like every service it flushes and never commits.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +43,9 @@ from gridops.supervision.models import (
     SupervisionReply,
 )
 from gridops.supervision.policy import EscalationPolicy, escalation_policy
-from gridops.supervision.stages import SWEEP_COLUMNS, STAGES, Heads, ancestor, recipients, running_stages
+from gridops.supervision.stages import (
+    STAGES, SWEEP_COLUMNS, CaseStage, Heads, ancestor, recipients, running_stages,
+)
 from gridops.worktime import CityClock, ClockType
 from gridops.worktime.store import get_city_clock
 
@@ -110,13 +114,18 @@ def track_case(
             case_id=case.id, stage=stage.name, started_at=started, due_at=due, clock=clock, next_step=step,
             next_at=Ladder(city, policy, started, due, clock).hint(step),
         )
-        if stage.start is None:
-            moved = lambda excluded: table.c.due_at != excluded.due_at  # noqa: E731
-        else:
-            moved = lambda excluded: (table.c.due_at != excluded.due_at) | (table.c.started_at != excluded.started_at)  # noqa: E731
         db.session.execute(
-            _upsert(table, values, ["case_id", "stage"], ["started_at", "due_at", "clock", "next_step", "next_at"], moved)
+            _upsert(table, values, ["case_id", "stage"], ["started_at", "due_at", "clock", "next_step", "next_at"],
+                    functools.partial(_moved, table, stage))
         )
+
+
+def _moved(table, stage: CaseStage, excluded):
+    """A running watch is replaced only when its stage's times changed (the start only where a case
+    column records it: elsewhere it is the instant the stage was entered, which a later step must not move)."""
+    if stage.start is None:
+        return table.c.due_at != excluded.due_at
+    return (table.c.due_at != excluded.due_at) | (table.c.started_at != excluded.started_at)
 
 
 def first_watch(case, now: datetime) -> dict | None:
