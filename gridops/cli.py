@@ -87,7 +87,7 @@ def register_cli(app: Flask) -> None:
     from gridops.cases.cli import duplicate_rules_command
     from gridops.catalogue.cli import calendar_cli, catalogue_cli
     from gridops.evaluation.cli import notices_cli
-    from gridops.hotline.cli import gazetteer_cli
+    from gridops.hotline.cli import caller_data_cli, gazetteer_cli
     from gridops.jobs.cli import scheduler_command
     from gridops.supervision.cli import supervision_cli
     from gridops.territory.cli import grids_cli
@@ -99,6 +99,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(calendar_cli)
     app.cli.add_command(notices_cli)
     app.cli.add_command(gazetteer_cli)
+    app.cli.add_command(caller_data_cli)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(supervision_cli)
     app.cli.add_command(duplicate_rules_command)

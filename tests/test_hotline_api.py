@@ -202,6 +202,10 @@ def test_hotline_responses_match_the_document(client, world, app):
     call("get", "/hotline/queues", headers=op)
     call("get", f"/hotline/callers?phone={PHONE}", headers=op)
     call("get", "/hotline/callers?phone=1", headers=op)
+    _, log = call("get", f"/hotline/caller-views?phone={PHONE}", headers=world.headers("admin"))
+    assert log["total"] >= 1 and {item["case_number"] for item in log["items"]} == {number}
+    call("get", "/hotline/caller-views?context=nowhere", headers=world.headers("admin"))  # 422
+    call("get", "/hotline/caller-views", headers=op)  # 403
     hotline_ops = {key for key in conform.document["paths"] if key.startswith("/hotline")}
     assert {path for path, _m in conform.seen} == hotline_ops
 

@@ -231,6 +231,9 @@ def test_real_responses_match_the_document(client, world, app):
         call("post", f"/hotline/cases/{number}/{step}", f"{hotline}/{step}", json=body, headers=admin)  # 403
     call("get", "/hotline/queues", headers=admin)  # 403
     call("get", "/hotline/callers?phone=13812345678", headers=admin)  # 403
+    call("get", "/hotline/caller-views?limit=5", headers=admin)
+    call("get", "/hotline/caller-views?from=2026-02-30", headers=admin)  # 422
+    call("get", "/hotline/caller-views", headers=intake)  # 403
 
     call("get", "/indicators?period=2026-06&group_by=district", headers=admin)
     call("get", "/indicators?period=2026-06&group_by=unit", headers=world.headers("staff"))

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from gridops.auth.roles import Role
 from gridops.catalogue.defaults import NINE_WORDS
+from gridops.hotline.settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
 from gridops.supervision.policy import REPLY_KINDS
 from gridops.worktime.clocks import ClockType
 from gridops.worktime.store import REGISTRATION_MAX_HOURS
@@ -244,3 +245,12 @@ class DuplicateRulesForm(FlaskForm):
 
     radius_m = FloatField(_l("Distance"), validators=[InputRequired()])
     window_hours = FloatField(_l("Time either side"), validators=[InputRequired()])
+
+
+class RetentionForm(FlaskForm):
+    """How long callers' personal data is kept after their last case is finished."""
+
+    days = IntegerField(
+        _l("Days kept after the caller's last case is finished"),
+        validators=[InputRequired(), NumberRange(min=MIN_RETENTION_DAYS, max=MAX_RETENTION_DAYS)],
+    )

@@ -10,9 +10,21 @@ ever half-written.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -30,15 +42,22 @@ from gridops.admin.users import (
     update_staff,
 )
 from gridops.auth.models import User
-from gridops.auth.permissions import is_admin
+from gridops.auth.permissions import can_audit_caller_data, is_admin
 from gridops.auth.roles import Role
 from gridops.cases.duplicates import DuplicateRules, duplicate_rules, reset_duplicate_rules, set_duplicate_rules
+from gridops.cases.exports import csv_stream
 from gridops.catalogue import services as catalogue
 from gridops.catalogue.models import BigClass, FilingStandard, RoutingRule, SmallClass
 from gridops.errors import DomainError, ValidationFailed
 from gridops.extensions import db, login_manager
+from gridops.hotline import audit
+from gridops.hotline.retention import purge_runs
+from gridops.hotline.settings import retention_days, set_retention_days
 from gridops.i18n import current_locale
+from gridops.jobs.runner import make_trigger
+from gridops.jobs.schedule import job_by_id
 from gridops.org.models import Department
+from gridops.supervision.models import JobState
 from gridops.supervision.policy import (
     NUMBER_LIMITS,
     REPLY_KINDS,
@@ -68,6 +87,8 @@ SECTIONS = (
     ("admin.calendar", _l("Working calendar")),
     ("admin.escalation", _l("Escalation policy")),
     ("admin.duplicates", _l("Likely duplicates")),
+    ("admin.caller_views", _l("Caller data views")),
+    ("admin.retention", _l("Caller data retention")),
 )
 ENTITY_LABELS = {
     "user": _l("User"),
@@ -84,6 +105,7 @@ ENTITY_LABELS = {
     "registration_limits": _l("Registration limits"),
     "escalation_policy": _l("Escalation policy"),
     "duplicate_rules": _l("Duplicate rules"),
+    "hotline_retention": _l("Caller data retention"),
 }
 ACTION_LABELS = {
     "create": _l("created"),
@@ -95,6 +117,8 @@ ACTION_LABELS = {
     "import": _l("imported"),
     "reset": _l("reset to the defaults"),
 }
+#: The scheduler's job that erases callers' data past the retention period.
+PURGE_JOB = "purge_caller_data"
 CALENDAR_ENTITIES = ("calendar_day", "calendar_year", "schedule", "thresholds", "registration_limits")
 
 
@@ -1001,3 +1025,100 @@ def reset_duplicates():
         abort(400)
     reset_duplicate_rules(current_user)
     return _done(_("Duplicate rules reset to the defaults."), ".duplicates")
+
+
+# --- callers' personal data: the log of unmasked views, retention ----------------------------
+
+
+def _city_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["GRIDOPS_TIMEZONE"])
+
+
+def _log_request() -> tuple[dict, audit.ViewFilter | None, int, dict[str, str]]:
+    """(the filters as typed, the parsed filter or None, the page, every problem by field)."""
+    values = {name: request.args.get(name, "") for name in audit.FILTER_FIELDS}
+    problems: dict[str, str] = {}
+    view_filter = None
+    try:
+        view_filter = audit.parse_view_filter(request.args, _city_zone())
+    except ValidationFailed as exc:
+        problems.update(exc.fields)
+    page_text = (request.args.get("page") or "1").strip()
+    page = int(page_text) if page_text.isdigit() and len(page_text) <= 9 else 0
+    if page < 1:
+        problems["page"] = _("must be a whole number, 1 or more")
+    return values, view_filter, page, problems
+
+
+def _log_page(values: dict, log, problems: dict[str, str], status: int = 200):
+    return render_template(
+        "admin/caller_views.html", values=values, log=log, problems=problems,
+        context_labels=audit.CONTEXT_LABELS, shown_phone=audit.shown_phone,
+        query={name: value for name, value in values.items() if value},
+    ), status
+
+
+@bp.get("/caller-views")
+def caller_views():
+    """The log of unmasked views of callers' data, newest first, filtered and paginated."""
+    if not can_audit_caller_data(current_user):
+        abort(403)
+    values, view_filter, page, problems = _log_request()
+    if problems:
+        return _log_page(values, None, problems, 422)
+    return _log_page(values, audit.log_page(view_filter, page), {})
+
+
+@bp.get("/caller-views.csv")
+def caller_views_csv():
+    """The filtered log as CSV, streamed batch by batch (bad filters: the page with their errors)."""
+    if not can_audit_caller_data(current_user):
+        abort(403)
+    values, view_filter, _page, problems = _log_request()
+    problems.pop("page", None)
+    if problems:
+        return _log_page(values, None, problems, 422)
+    zone = _city_zone()
+    name = f"caller-views-{datetime.now(zone):%Y%m%d-%H%M}.csv"
+    chunks = csv_stream(audit.CSV_COLUMNS, audit.csv_rows(view_filter, zone))
+    return Response(stream_with_context(chunks), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+    })
+
+
+def _retention_page(form=None, *, problems=(), status=200):
+    if form is None:
+        form = forms.RetentionForm(formdata=None)
+        form.days.data = retention_days()
+    zone = _city_zone()
+    trigger = make_trigger(job_by_id(PURGE_JOB), zone, current_app.config.get("GRIDOPS_JOB_TIMES") or {})
+    return render_template(
+        "admin/retention.html", form=form, problems=problems, runs=purge_runs(),
+        job=db.session.get(JobState, PURGE_JOB), next_run=trigger.get_next_fire_time(None, datetime.now(zone)),
+        changes=history(["hotline_retention"]),
+    ), status
+
+
+@bp.get("/retention")
+def retention():
+    """How long callers' data is kept, and the purge runs that erased it."""
+    if not can_audit_caller_data(current_user):
+        abort(403)
+    return _retention_page()
+
+
+@bp.post("/retention")
+def change_retention():
+    """Change the retention period (kept in the history)."""
+    form = forms.RetentionForm()
+    problems: list[str] = []
+    if form.validate():
+        try:
+            set_retention_days(current_user, form.days.data)
+        except DomainError as exc:
+            db.session.rollback()
+            problems = _show_errors(form, exc)
+        else:
+            return _done(_("Callers' data is now kept %(days)d days after their last case is finished.",
+                           days=form.days.data), ".retention")
+    return _retention_page(form, problems=problems, status=422)

@@ -8,23 +8,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import jsonify, request
+from zoneinfo import ZoneInfo
+
+from flask import current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from gridops.api import bp
-from gridops.api.cases import _body, _choice, _flag, _integer, _number, _text, load_visible_case
-from gridops.auth.permissions import can_see_caller, can_take_hotline_calls
+from gridops.api.cases import (
+    MAX_LIMIT,
+    _body,
+    _choice,
+    _flag,
+    _integer,
+    _number,
+    _once,
+    _page,
+    _text,
+    load_visible_case,
+)
+from gridops.auth.permissions import can_audit_caller_data, can_see_caller, can_take_hotline_calls
 from gridops.cases.models import URGENCIES
 from gridops.db import utcnow
 from gridops.errors import NotAllowed, NotFound, ValidationFailed
 from gridops.extensions import db
-from gridops.hotline import queries, services
+from gridops.hotline import audit, queries, services
 from gridops.hotline.gazetteer import search_places
 from gridops.hotline.models import CHANNELS, PLACE_KINDS, REPLY_LIMIT_KINDS, SATISFACTIONS, HotlineOrder
-from gridops.hotline.privacy import normalize_phone, record_caller_view
-from gridops.hotline.serializers import case_brief, contact_dict, order_dict
+from gridops.hotline.privacy import normalize_phone, record_caller_view, shows_caller_data
+from gridops.hotline.serializers import caller_view_dict, case_brief, contact_dict, order_dict
 
 DATUMS = ("wgs84", "gcj02", "bd09")
 
@@ -48,7 +61,7 @@ def order_response(order: HotlineOrder, status: int = 200, *, context: str = "ap
     contacts = queries.contacts_of(case)
     data = order_dict(order, case, followup_due_at=services.followup_due(order, case))
     data["contacts"] = [contact_dict(contact, current_user) for contact in contacts]
-    if contacts and can_see_caller(current_user):
+    if shows_caller_data(contacts) and can_see_caller(current_user):
         record_caller_view(current_user, context=context, case_ids=[case.id])
     db.session.commit()
     response = jsonify(data)
@@ -178,6 +191,27 @@ def hotline_caller_history():
     })
 
 
+@bp.get("/hotline/caller-views")
+def hotline_caller_views():
+    """The log of unmasked views of callers' data, newest first, filtered, in pages (administrators)."""
+    if not can_audit_caller_data(current_user):
+        raise NotAllowed(_("Only administrators may read the log of views of callers' data."))
+    _once(request.args, audit.FILTER_FIELDS)
+    view_filter = audit.parse_view_filter(request.args, ZoneInfo(current_app.config["GRIDOPS_TIMEZONE"]))
+    limit, offset = _page(request.args)
+    total = audit.log_count(view_filter)
+    rows = audit.log_slice(view_filter, limit, offset)
+    next_link = None
+    if offset + limit < total:
+        args = request.args.to_dict(flat=False)
+        args.update(limit=[str(limit)], offset=[str(offset + limit)])
+        next_link = url_for("api.hotline_caller_views", **args)
+    return jsonify({
+        "items": [caller_view_dict(row) for row in rows],
+        "total": total, "limit": limit, "offset": offset, "next": next_link,
+    })
+
+
 # -- OpenAPI ---------------------------------------------------------------------------------------
 
 
@@ -201,14 +235,15 @@ def openapi_schemas() -> dict:
     }
     contact = {
         "type": "object",
-        "description": "caller_name and phone are masked (masked=true) unless the user may see callers' data",
+        "description": "caller_name and phone are masked (masked=true) unless the user may see callers' data; "
+                       "once erased by the retention purge (erased_at set) caller_name, phone and content are empty",
         "properties": {
             "id": {"type": "integer"}, "caller_name": string, "phone": string, "masked": {"type": "boolean"},
             "channel": {"enum": list(CHANNELS)}, "content": string, "contacted_at": instant,
-            "consent_callback": {"type": "boolean"}, "repeat": {"type": "boolean"},
+            "consent_callback": {"type": "boolean"}, "repeat": {"type": "boolean"}, "erased_at": ninstant,
         },
         "required": ["id", "caller_name", "phone", "masked", "channel", "content", "contacted_at",
-                     "consent_callback", "repeat"],
+                     "consent_callback", "repeat", "erased_at"],
     }
     order_props = {
         "case": {"$ref": "#/components/schemas/HotlineCase"},
@@ -252,7 +287,22 @@ def openapi_schemas() -> dict:
         },
         "required": ["phone", "content", "case_type", "small_class"],
     }
+    caller_view = {
+        "type": "object",
+        "description": "one unmasked view of callers' data: who (and their role then), when, where, "
+                       "and the case or, for a lookup that found no case, the phone (masked)",
+        "properties": {
+            "id": {"type": "integer"}, "viewed_at": instant,
+            "user": {"type": "object", "properties": {"id": {"type": "integer"}, "username": string,
+                                                       "full_name": string},
+                     "required": ["id", "username", "full_name"]},
+            "role": string, "context": string, "case_number": nstring, "phone": nstring,
+            "phone_erased": {"type": "boolean", "description": "the looked-up number was erased after the retention period"},
+        },
+        "required": ["id", "viewed_at", "user", "role", "context", "case_number", "phone", "phone_erased"],
+    }
     return {
+        "CallerView": caller_view,
         "HotlineCase": brief,
         "HotlineContact": contact,
         "HotlineOrder": order,
@@ -275,6 +325,10 @@ def openapi_operations() -> dict:
 
     def json(schema: str, description: str) -> dict:
         return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+    def query(name: str, description: str, fmt: str | None = None) -> dict:
+        schema = {"type": "string", "maxLength": audit.MAX_TEXT, **({"format": fmt} if fmt else {})}
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
     number = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}, "description": "the case number"}
     common = {"401": error("not signed in"), "422": error("invalid input; `fields` names each offending field")}
@@ -338,6 +392,30 @@ def openapi_operations() -> dict:
                     "follow_up": {"type": "array", "items": {"$ref": "#/components/schemas/HotlineQueued"}}},
                 "required": ["reply", "follow_up"]}}}},
                 "401": common["401"], "403": error("not a hotline operator")},
+        },
+        ("/hotline/caller-views", "get"): {
+            "tags": ["hotline"], "summary": "The log of unmasked views of callers' data, newest first (administrators)",
+            "operationId": "callerViews",
+            "parameters": [
+                query("user", "username of whoever saw the data"),
+                query("case", "case number"),
+                query("phone", "mainland mobile or landline number: its lookups and views of the cases it called about"),
+                query("from", "first day (YYYY-MM-DD, city time)", fmt="date"),
+                query("to", "last day, included (YYYY-MM-DD, city time)", fmt="date"),
+                {"name": "context", "in": "query", "required": False, "schema": {"enum": list(audit.CONTEXT_LABELS)},
+                 "description": "where the data was shown"},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "description": "page size (50)"},
+                {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+                 "description": "rows to skip"},
+            ],
+            "responses": {"200": {"description": "a page of the log", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/CallerView"}},
+                    "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                    "next": {"type": ["string", "null"]}},
+                "required": ["items", "total", "limit", "offset", "next"]}}}},
+                **common, "403": error("not an administrator")},
         },
         ("/hotline/callers", "get"): {
             "tags": ["hotline"], "summary": "A caller's earlier contacts by phone (hotline and supervision staff)",

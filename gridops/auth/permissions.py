@@ -147,6 +147,17 @@ def can_see_caller(user: User | None) -> bool:
     return has_role(user, *CALLER_DATA_ROLES)
 
 
+def can_audit_caller_data(user: User | None) -> bool:
+    """Read the log of unmasked views of callers' data, and the retention purge's runs: administrators.
+
+    Nobody reviews their own access: the roles that see callers unmasked (CALLER_DATA_ROLES)
+    are the ones the log is about. The administrator grants and withdraws those roles, so
+    acting on what the log shows is theirs; leaders, evaluators and area leads work on cases
+    and figures, not on accounts, and the log spans the whole city.
+    """
+    return is_admin(user)
+
+
 def can_take_hotline_calls(user: User | None) -> bool:
     """Log complaints, reply to callers and make follow-up calls at the hotline desk."""
     return has_role(user, Role.HOTLINE_OPERATOR)

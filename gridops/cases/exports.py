@@ -12,7 +12,7 @@ import csv
 import io
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import IO
 
@@ -97,22 +97,31 @@ def _cell(value):
 def _rows(rows: Iterator[RowMapping], zone: tzinfo) -> Iterator[list]:
     for values in rows:
         row = export_row(values, zone)
-        yield [_cell(row[name]) for name in EXPORT_COLUMNS]
+        yield [row[name] for name in EXPORT_COLUMNS]
 
 
-def csv_chunks(rows: Iterator[RowMapping], zone: tzinfo) -> Iterator[str]:
-    """CSV text in chunks of about a batch, with a BOM so that spreadsheet programs read UTF-8."""
+def csv_stream(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
+    """CSV text in chunks of about a batch, with a BOM so that spreadsheet programs read UTF-8.
+
+    None is an empty cell, a time is ISO 8601 (with its offset), text a spreadsheet would run
+    as a formula gets a leading apostrophe. Any tabular download streams through here.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(EXPORT_COLUMNS)
-    for count, row in enumerate(_rows(rows, zone), 1):
-        writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, datetime) else v) for v in row])
+    writer.writerow(header)
+    for count, row in enumerate(rows, 1):
+        writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, datetime) else _cell(v)) for v in row])
         if count % BATCH_SIZE == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def csv_chunks(rows: Iterator[RowMapping], zone: tzinfo) -> Iterator[str]:
+    """The cases of ``rows`` as CSV text in chunks (``csv_stream``)."""
+    return csv_stream(EXPORT_COLUMNS, _rows(rows, zone))
 
 
 def write_xlsx(rows: Iterator[RowMapping], zone: tzinfo) -> IO[bytes]:
@@ -122,7 +131,7 @@ def write_xlsx(rows: Iterator[RowMapping], zone: tzinfo) -> IO[bytes]:
     sheet.append(list(EXPORT_COLUMNS))
     for row in _rows(rows, zone):
         # Excel has no time zones: write the city's wall-clock time.
-        sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row])
+        sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else _cell(v) for v in row])
     target = tempfile.TemporaryFile(suffix=".xlsx")
     try:
         workbook.save(target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridops.db import utcnow
@@ -20,6 +20,8 @@ SATISFACTIONS = ("satisfied", "basically_satisfied", "dissatisfied")
 #: or only an area (its centre stands in, and the order is flagged unlocated for the intake operator).
 LOCATED_BY = ("point", "place", "area")
 PLACE_KINDS = ("road", "landmark", "building", "bridge", "park", "other")
+#: What started a purge of callers' personal data: the daily job or ``gridops caller-data purge``.
+PURGE_ORIGINS = ("scheduler", "command")
 
 
 def _in(column: str, values) -> str:
@@ -33,6 +35,11 @@ class HotlineContact(db.Model):
     __table_args__ = (
         CheckConstraint(_in("channel", CHANNELS), name="channel"),
         Index("ix_hotline_contact_phone_at", "phone", "contacted_at"),
+        # The retention purge walks the contacts it has not erased yet, oldest first.
+        Index(
+            "ix_hotline_contact_unerased_at", "contacted_at", "id",
+            postgresql_where=text("erased_at IS NULL"), sqlite_where=text("erased_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,9 +55,16 @@ class HotlineContact(db.Model):
     consent_callback: Mapped[bool] = mapped_column(default=True)
     #: True when the contact repeated a complaint already on file (重复诉求).
     repeat: Mapped[bool] = mapped_column(default=False)
+    #: When the retention purge erased the caller's name, phone and words (all three then empty);
+    #: channel, times, operator and flags stay for the statistics.
+    erased_at: Mapped[Optional[datetime]]
 
     case = relationship("Case")
     operator = relationship("User")
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
 
 
 class HotlineOrder(db.Model):
@@ -139,15 +153,51 @@ class CallerDataView(db.Model):
     """A record that someone saw a caller's unmasked name and phone: who, when, which case, where."""
 
     __tablename__ = "caller_data_view"
-    __table_args__ = (Index("ix_caller_data_view_case_at", "case_id", "viewed_at"),)
+    __table_args__ = (
+        Index("ix_caller_data_view_case_at", "case_id", "viewed_at"),
+        # The audit page: newest first, and a phone's lookups.
+        Index("ix_caller_data_view_viewed_at", "viewed_at"),
+        Index("ix_caller_data_view_phone_at", "phone", "viewed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    #: The user's role when they saw it (roles change; the audit needs the one that allowed it).
+    user_role: Mapped[str] = mapped_column(String(32))
     case_id: Mapped[Optional[int]] = mapped_column(ForeignKey("case_file.id"))
-    #: Where it was shown: "desk", "case_page", "api:contacts", "export", …
+    #: Where it was shown: "order_page", "api:order", "api:caller", … (``audit.CONTEXT_LABELS``).
     context: Mapped[str] = mapped_column(String(32))
-    #: The phone looked up, for a search by phone that is not about one case.
+    #: The phone (E.164) looked up, for a search by phone that found no case; None on the rows of
+    #: cases, and once the retention purge has erased the number (a row with neither case nor phone).
     phone: Mapped[Optional[str]] = mapped_column(String(20))
     viewed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user = relationship("User")
+    case = relationship("Case")
+
+
+class CallerDataPurge(db.Model):
+    """One run of the retention purge: when, under which period, and how much it erased.
+
+    A run commits batch by batch; ``finished_at`` stays empty when it stopped part-way (the
+    next run finishes the work: erasing is idempotent).
+    """
+
+    __tablename__ = "caller_data_purge"
+    __table_args__ = (
+        CheckConstraint(_in("origin", PURGE_ORIGINS), name="origin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[Optional[datetime]]
+    origin: Mapped[str] = mapped_column(String(16))
+    retention_days: Mapped[int]
+    #: Callers whose last finished case had its last step before this instant were erased.
+    cutoff_at: Mapped[datetime]
+    #: Distinct phone numbers whose contacts were erased.
+    callers: Mapped[int] = mapped_column(default=0)
+    contacts: Mapped[int] = mapped_column(default=0)
+    #: Rows of the unmasked-view log that lost their phone number.
+    views: Mapped[int] = mapped_column(default=0)
+    batches: Mapped[int] = mapped_column(default=0)

@@ -9,6 +9,8 @@ nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
 
 import phonenumbers
@@ -91,21 +93,65 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
 
 
+#: What stands in for a caller's name or number taken out of a free text.
+ERASED_MARK = "***"
+#: Separators callers and operators put between the digits of a number.
+_SEP = r"[\s\-.]?"
+
+
+def _digits(digits: str) -> str:
+    return _SEP.join(digits)
+
+
+def phone_pattern(phone: str) -> re.Pattern:
+    """The E.164 ``phone`` as people write it in a text: 13812345678, 138 1234 5678, +86 138…,
+    0377-63123456, (0377) 6312 3456, or a landline's number without its area code."""
+    area, subscriber = _national_parts(phone)
+    country = r"(?:(?:\+|00)86[\s\-]?)?"
+    if area:
+        prefix = rf"(?:{country}\(?0?{_digits(area[1:])}\)?[\s\-]?)?"
+    else:
+        prefix = country
+    return re.compile(rf"(?<!\d){prefix}{_digits(subscriber)}(?!\d)")
+
+
+def scrub_caller(text: str, names: Iterable[str], phones: Iterable[str]) -> str:
+    """``text`` with these callers' names (two characters or more) and numbers (E.164) replaced by ERASED_MARK."""
+    for phone in phones:
+        if phone:
+            text = phone_pattern(phone).sub(ERASED_MARK, text)
+    for name in sorted({name.strip() for name in names}, key=len, reverse=True):
+        if len(name) >= 2:
+            text = text.replace(name, ERASED_MARK)
+    return text
+
+
 def record_caller_view(
     user: User, *, context: str, case_ids=(), phone: str | None = None, now: datetime | None = None
 ) -> None:
     """Log that ``user`` saw callers' data unmasked (one row per case, or one for a phone lookup)."""
     now = now or utcnow()
     case_ids = sorted({case_id for case_id in case_ids if case_id is not None})
-    rows = [CallerDataView(user_id=user.id, case_id=case_id, context=context, viewed_at=now) for case_id in case_ids]
+    rows = [
+        CallerDataView(user_id=user.id, user_role=user.role, case_id=case_id, context=context, viewed_at=now)
+        for case_id in case_ids
+    ]
     if phone is not None and not rows:
-        rows.append(CallerDataView(user_id=user.id, context=context, phone=phone, viewed_at=now))
+        rows.append(CallerDataView(user_id=user.id, user_role=user.role, context=context, phone=phone, viewed_at=now))
     db.session.add_all(rows)
     db.session.flush()
 
 
+def shows_caller_data(contacts) -> bool:
+    """Whether any of ``contacts`` still holds a caller's data (an erased one shows nothing to log)."""
+    return any(not contact.erased for contact in contacts)
+
+
 def caller_fields(contact, user: User) -> dict:
-    """Name and phone of ``contact`` as ``user`` may see them, with ``masked`` saying which."""
+    """Name and phone of ``contact`` as ``user`` may see them, with ``masked`` saying which.
+
+    An erased contact (retention purge) has neither: both come back empty for everyone.
+    """
     if can_see_caller(user):
         return {"caller_name": contact.caller_name, "phone": display_phone(contact.phone), "masked": False}
     return {"caller_name": mask_name(contact.caller_name), "phone": mask_phone(contact.phone), "masked": True}

@@ -8,6 +8,7 @@ from gridops.auth.models import User
 from gridops.cases.models import Case
 from gridops.cases.serializers import iso
 from gridops.hotline.models import HotlineContact, HotlineOrder
+from gridops.hotline.audit import shown_phone
 from gridops.hotline.privacy import caller_fields
 
 
@@ -21,6 +22,7 @@ def contact_dict(contact: HotlineContact, user: User) -> dict:
         "contacted_at": iso(contact.contacted_at),
         "consent_callback": contact.consent_callback,
         "repeat": contact.repeat,
+        "erased_at": iso(contact.erased_at),
     }
 
 
@@ -59,4 +61,18 @@ def order_dict(order: HotlineOrder, case: Case, *, followup_due_at: datetime | N
         "located_by": order.located_by,
         "unlocated": order.unlocated,
         "place": order.place.name if order.place else None,
+    }
+
+
+def caller_view_dict(row) -> dict:
+    """One row of the unmasked-view log (``audit.log_rows``); a looked-up phone masked, as reviewers see it."""
+    return {
+        "id": row.id,
+        "viewed_at": iso(row.viewed_at),
+        "user": {"id": row.user_id, "username": row.username, "full_name": row.full_name},
+        "role": row.user_role,
+        "context": row.context,
+        "case_number": row.case_number,
+        "phone": shown_phone(row) or None,
+        "phone_erased": row.case_id is None and row.phone is None,
     }

@@ -1,9 +1,14 @@
-"""The hotline's configurable limits (city settings): reply limits per kind, the follow-up limit, repeats.
+"""The hotline's city settings: reply limits per kind, the follow-up limit, repeats, and the retention period.
 
 Defaults follow domain.md §8 (Beijing's draft rules): emergencies answered within 2 hours,
 water/power/gas/heat within 24 hours, general matters within 7 days, complex ones within
 15 days; the follow-up call (回访) within 3 working days of the reply to a finished case; a
 case complained about again this many times becomes urgent.
+
+The retention period (``hotline.retention``) is how many days callers' personal data is kept
+after their last case is finished (see ``gridops.hotline.retention``): a year by default, at
+least 30 days so that late follow-up calls and complaints about the answer still reach the
+caller, at most ten years.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from gridops.worktime.models import CitySetting
 
 SETTINGS_KEY = "hotline.limits"
 LIMIT_NAMES = (*REPLY_LIMIT_KINDS, "followup")
+RETENTION_KEY = "hotline.retention"
+DEFAULT_RETENTION_DAYS = 365
+MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 3650
 
 
 @dataclass(frozen=True)
@@ -125,3 +133,31 @@ def set_hotline_settings(actor: User | None, data: Mapping) -> HotlineSettings:
     CatalogueChange.record("hotline_settings", 0, "update", actor, before.to_dict(), after.to_dict())
     db.session.flush()
     return after
+
+
+def retention_days() -> int:
+    """How many days callers' personal data is kept after their last case is finished."""
+    row = db.session.get(CitySetting, RETENTION_KEY)
+    return int(row.value["days"]) if row is not None else DEFAULT_RETENTION_DAYS
+
+
+def set_retention_days(actor: User | None, days) -> int:
+    """Change the retention period (whole days, 30 to 3650; administrators; kept in history)."""
+    if actor is not None and not is_admin(actor):
+        raise NotAllowed(_("Only administrators may change how long callers' data is kept."))
+    if isinstance(days, bool) or not isinstance(days, int) or not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
+        raise ValidationFailed.field(
+            "days", _("must be a whole number of days from %(minimum)d to %(maximum)d",
+                      minimum=MIN_RETENTION_DAYS, maximum=MAX_RETENTION_DAYS)
+        )
+    before = retention_days()
+    row = db.session.get(CitySetting, RETENTION_KEY)
+    if row is None:
+        row = CitySetting(key=RETENTION_KEY)
+        db.session.add(row)
+    row.value = {"days": days}
+    row.changed_by_id = actor.id if actor is not None else None
+    row.changed_at = utcnow()
+    CatalogueChange.record("hotline_retention", 0, "update", actor, {"days": before}, {"days": days})
+    db.session.flush()
+    return days

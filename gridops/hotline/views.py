@@ -29,7 +29,7 @@ from gridops.extensions import db
 from gridops.hotline import queries, services
 from gridops.hotline.gazetteer import PlaceHit, import_gazetteer, search_places
 from gridops.hotline.models import CHANNELS, REPLY_LIMIT_KINDS, SATISFACTIONS, GazetteerPlace
-from gridops.hotline.privacy import caller_fields, record_caller_view
+from gridops.hotline.privacy import caller_fields, record_caller_view, shows_caller_data
 from gridops.hotline.settings import LIMIT_NAMES, hotline_settings, set_hotline_settings
 
 bp = Blueprint("hotline", __name__, url_prefix="/hotline")
@@ -244,7 +244,7 @@ def order_page(number: str):
     if order is None and not contacts:
         abort(404)
     shown = [(contact, caller_fields(contact, current_user)) for contact in contacts]
-    if contacts and permissions.can_see_caller(current_user):
+    if shows_caller_data(contacts) and permissions.can_see_caller(current_user):
         record_caller_view(current_user, context="order_page", case_ids=[case.id])
     db.session.commit()
     return render_template(

@@ -68,6 +68,19 @@ def early_warnings(now: datetime) -> dict:
     return {"flagged": [f"{w.group_by}:{w.subject_key}:{w.period_key}" for w in warnings]}
 
 
+def purge_caller_data(now: datetime) -> dict:
+    """Erase callers' personal data kept past the retention period, committing batch by batch.
+
+    Each batch commits (with the first, the runner's claim of this fire time), so a large backlog
+    holds no lock for long; a run that stops part-way is finished by the next day's (erasing is
+    idempotent).
+    """
+    from gridops.extensions import db
+    from gridops.hotline.retention import purge_caller_data as purge
+
+    return purge(now, origin="scheduler", after_batch=db.session.commit).as_dict()
+
+
 JOBS: list[Job] = [
     Job("escalation_sweep", escalation_sweep, {"minutes": 1},
         "Yellow warnings and timeout supervision orders, levels 1–3"),
@@ -81,8 +94,8 @@ JOBS: list[Job] = [
         "Quarterly review (季讲评), the first day of each quarter"),
     Job("freeze_indicators", freeze_indicators, {"hour": 0, "minute": 30},
         "Freeze the indicators of the periods that have just ended (考核快照), daily 00:30"),
-
-
+    Job("purge_caller_data", purge_caller_data, {"hour": 3, "minute": 15},
+        "Erase callers' personal data kept past the retention period, daily 03:15"),
     Job("early_warnings", early_warnings, {"day": 1, "hour": 9, "minute": 0},
         "Early warnings (预警约谈) over the last closed months, the 1st at 09:00"),
 ]
