@@ -166,6 +166,9 @@ def test_days_are_the_citys_days(client, auth, world):
         ({"user": "x" * 65}, "user", "at most 64 characters"),
         ({"page": "zero"}, "page", "must be a whole number, 1 or more"),
         ({"page": "0"}, "page", "must be a whole number, 1 or more"),
+        ({"page": "²"}, "page", "must be a whole number, 1 or more"),
+        ({"from": "0001-01-01"}, "from", "must be a date from 1900 to 2200"),
+        ({"to": "9999-12-31"}, "to", "must be a date from 1900 to 2200"),
     ],
 )
 def test_every_filter_error_is_shown_on_the_page(client, auth, world, logged, args, field, message):

@@ -268,13 +268,19 @@ def test_a_shorter_period_erases_sooner(world):
 def test_two_purges_at_once_erase_each_contact_once(app, world):
     _needs_postgres(app)
     phones = [f"1390000{n:04d}" for n in range(24)]
-    for phone in phones:
+    operator = world.user("hotline_operator")
+    for n, phone in enumerate(phones):
         cancelled(world, phone)
         cancelled(world, phone, now=T0 + timedelta(minutes=1))
+        record_caller_view(operator, context="api:caller", phone=f"+86{phone}", now=T0)
+        record_caller_view(operator, context="api:caller", phone=f"+86137000{n:05d}", now=T0)  # found nobody
+    db.session.commit()
     results = _in_threads(app, 2, lambda i: purge_caller_data(LATER, batch_size=5, after_batch=db.session.commit))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sum(r.contacts for r in results) == 48 and sum(r.callers for r in results) == 24
+    assert sum(r.views for r in results) == 48
     assert all(contact.erased for contact in contacts())
+    assert db.session.scalar(select(func.count()).where(CallerDataView.phone.is_not(None))) == 0
 
 
 # -- the daily job and the command -----------------------------------------------------------------

@@ -9,9 +9,10 @@ ever half-written.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -1044,7 +1045,7 @@ def _log_request() -> tuple[dict, audit.ViewFilter | None, int, dict[str, str]]:
     except ValidationFailed as exc:
         problems.update(exc.fields)
     page_text = (request.args.get("page") or "1").strip()
-    page = int(page_text) if page_text.isdigit() and len(page_text) <= 9 else 0
+    page = int(page_text) if re.fullmatch(r"[0-9]{1,9}", page_text) else 0
     if page < 1:
         problems["page"] = _("must be a whole number, 1 or more")
     return values, view_filter, page, problems

@@ -36,6 +36,8 @@ CONTEXT_LABELS = {
 #: The query parameters of the filters, on the page, the CSV download and the API alike.
 FILTER_FIELDS = ("user", "case", "phone", "from", "to", "context")
 MAX_TEXT = 64
+#: Dates outside these years are typing mistakes (and some would not fit a database timestamp in UTC).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 PER_PAGE = 50
 BATCH_SIZE = 1000
 CSV_COLUMNS = ("viewed_at", "username", "full_name", "role", "context", "case_number", "phone_masked")
@@ -57,10 +59,14 @@ class ViewFilter:
 
 def _day(raw: str, field: str, problems: dict[str, str]) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         problems[field] = _("must be a date, YYYY-MM-DD")
         return None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        problems[field] = _("must be a date from %(first)d to %(last)d", first=FIRST_YEAR, last=LAST_YEAR)
+        return None
+    return day
 
 
 def parse_view_filter(args: Mapping[str, str], zone: tzinfo) -> ViewFilter:

@@ -197,6 +197,12 @@ def _forget_phones(phones, *, before: datetime | None = None) -> int:
     condition = [CallerDataView.phone.in_(sorted(phones))]
     if before is not None:
         condition.append(CallerDataView.viewed_at < before)
+    if dialect_name() == "postgresql":
+        # Rows locked in id order, as a concurrent purge would lock them: no deadlock.
+        ids = list(db.session.scalars(
+            select(CallerDataView.id).where(*condition).order_by(CallerDataView.id).with_for_update()
+        ))
+        condition = [CallerDataView.id.in_(ids), CallerDataView.phone.is_not(None)]
     return db.session.execute(
         update(CallerDataView).where(*condition).values(phone=None).execution_options(synchronize_session=False)
     ).rowcount
