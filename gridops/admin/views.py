@@ -1,6 +1,7 @@
 """Administration pages (/admin/…): users and roles, territory import, catalogue and time limits,
 routing rules, the working calendar, the escalation policy and the duplicate rules — each with
-its change history. Administrators only.
+its change history —, the log of unmasked views of callers' data and their retention period.
+Administrators only.
 
 Every POST is a Flask-WTF form; it calls one service, commits once and redirects; a refusal
 rolls back and shows every reason on the page beside its field (HTTP 422), so nothing is
