@@ -5,7 +5,7 @@ whoever saw callers' data (``caller_data_view.user_role``, filled from the users
 roles for the rows already logged), the audit page's indexes, and the record of purge runs.
 
 Revision ID: b5d2e7a91c34
-Revises: a1c3e0f40010
+Revises: a1c3e0f40011
 Create Date: 2026-11-21 14:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b5d2e7a91c34'
-down_revision = 'a1c3e0f40010'
+down_revision = 'a1c3e0f40011'
 branch_labels = None
 depends_on = None
 
