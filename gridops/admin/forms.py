@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from gridops.auth.roles import Role
 from gridops.catalogue.defaults import NINE_WORDS
+from gridops.dates import WithinYears
 from gridops.hotline.settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
 from gridops.supervision.policy import REPLY_KINDS
 from gridops.worktime.clocks import ClockType
@@ -162,7 +163,7 @@ class RoutingRuleForm(FlaskForm):
 class DayForm(FlaskForm):
     """An override of one date: working day or not, and why."""
 
-    day = DateField(_l("Date"), validators=[InputRequired()])
+    day = DateField(_l("Date"), validators=[InputRequired(), WithinYears()])
     working = SelectField(
         _l("The day is"),
         choices=choices([("no", _l("a day off (holiday)")), ("yes", _l("a working day (adjusted weekend)"))]),
@@ -174,7 +175,7 @@ class DayForm(FlaskForm):
 class ClearDayForm(FlaskForm):
     """Remove the override of one date."""
 
-    day = DateField(_l("Date"), validators=[InputRequired()])
+    day = DateField(_l("Date"), validators=[InputRequired(), WithinYears()])
 
 
 class YearForm(FlaskForm):

@@ -31,6 +31,7 @@ from gridops.cases.photos import discard_photos, store_photos
 from gridops.cases.queries import CaseFilter, apply_filters, visible_cases
 from gridops.cases.serializers import case_detail, case_summary
 from gridops.cases.states import ACTIONS, State
+from gridops.dates import check_years
 from gridops.db import MAX_ROW_ID, utcnow
 from gridops.errors import NotFound, ValidationFailed
 from gridops.extensions import db
@@ -138,7 +139,7 @@ def _date(source: Mapping, field: str) -> date | None:
         return None
     raw = _text(source, field, required=True)
     try:
-        return date.fromisoformat(raw.strip())
+        return check_years(date.fromisoformat(raw.strip()), field)
     except ValueError:
         raise ValidationFailed.field(field, _("must be a date, YYYY-MM-DD")) from None
 
@@ -153,7 +154,7 @@ def _instant(source: Mapping, field: str) -> datetime | None:
         raise ValidationFailed.field(field, _("must be a date and time, e.g. 2026-11-21T18:00:00+08:00")) from None
     if value.tzinfo is None:
         raise ValidationFailed.field(field, _("must carry a time zone offset, e.g. +08:00"))
-    return value
+    return check_years(value, field)
 
 
 def _list(args: Mapping, field: str, allowed) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from gridops.cases.models import SOURCES, URGENCIES
 from gridops.cases.states import State
+from gridops.dates import WithinYears
 
 SOURCE_LABELS = {
     "patrol": _l("Grid worker patrol"),
@@ -73,8 +74,8 @@ class CaseFilterForm(FlaskForm):
     )
     overdue = BooleanField(_l("Overdue only"))
     supervised = BooleanField(_l("Supervised only"))
-    date_from = DateField(_l("Reported from"), validators=[Optional()])
-    date_to = DateField(_l("Reported until"), validators=[Optional()])
+    date_from = DateField(_l("Reported from"), validators=[Optional(), WithinYears()])
+    date_to = DateField(_l("Reported until"), validators=[Optional(), WithinYears()])
     text = StringField(_l("Number, address or description"), validators=[Optional(), Length(max=100)])
     sort = SelectField(_l("Order"), choices=choices(SORTS.items()), default="newest", validate_choice=False)
     page = IntegerField(_l("Page"), default=1, validators=[Optional(), NumberRange(min=1)])
@@ -103,7 +104,7 @@ class ActionForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
     unit = SelectField(_l("Handling unit"), choices=[], coerce=str, validate_choice=False)
-    due_at = DateTimeLocalField(_l("New due time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    due_at = DateTimeLocalField(_l("New due time"), format="%Y-%m-%dT%H:%M", validators=[Optional(), WithinYears()])
     instruction = TextAreaField(_l("Instruction"), validators=[Optional(), Length(max=2000)])
     photos = MultipleFileField(_l("Photos"))
     master = StringField(_l("Merge into case number"), validators=[Optional(), Length(max=20)])

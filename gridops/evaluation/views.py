@@ -18,6 +18,7 @@ from gridops.admin.views import ACTION_LABELS
 from gridops.auth import permissions
 from gridops.cases.forms import choices
 from gridops.catalogue.models import SmallClass
+from gridops.dates import WithinYears
 from gridops.errors import DomainError
 from gridops.evaluation import campaigns as campaign_service
 from gridops.evaluation import warnings as warning_service
@@ -252,8 +253,8 @@ def notice_export_csv(notice_id: int):
 class CampaignForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=campaign_service.MAX_NAME)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=campaign_service.MAX_TEXT)])
-    starts_on = DateField(_l("First day"), validators=[InputRequired()])
-    ends_on = DateField(_l("Last day"), validators=[InputRequired()])
+    starts_on = DateField(_l("First day"), validators=[InputRequired(), WithinYears()])
+    ends_on = DateField(_l("Last day"), validators=[InputRequired(), WithinYears()])
     target_count = IntegerField(_l("Target (cases closed)"), validators=[InputRequired(), NumberRange(1, 10_000_000)])
     small_classes = SelectMultipleField(_l("Small classes (none: every class)"), coerce=int, choices=[])
     areas = SelectMultipleField(_l("Areas (none: the whole city)"), coerce=int, choices=[])
@@ -410,7 +411,7 @@ REASON_LABELS = {"bottom": _l("bottom of its group"), "below_threshold": _l("sco
 
 
 class InterviewForm(FlaskForm):
-    held_on = DateField(_l("Date held"), validators=[InputRequired()])
+    held_on = DateField(_l("Date held"), validators=[InputRequired(), WithinYears()])
     attendees = TextAreaField(_l("Attendees"), validators=[DataRequired(), Length(max=warning_service.MAX_TEXT)])
     findings = TextAreaField(_l("Findings"), validators=[DataRequired(), Length(max=warning_service.MAX_TEXT)])
     measures = TextAreaField(_l("Agreed measures"), validators=[DataRequired(), Length(max=warning_service.MAX_TEXT)])

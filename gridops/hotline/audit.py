@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, or_, select
 
 from gridops.auth.models import User
 from gridops.cases.models import Case
+from gridops.dates import within_years, years_message
 from gridops.errors import ValidationFailed
 from gridops.extensions import db
 from gridops.hotline.models import CallerDataView, HotlineContact
@@ -36,8 +37,6 @@ CONTEXT_LABELS = {
 #: The query parameters of the filters, on the page, the CSV download and the API alike.
 FILTER_FIELDS = ("user", "case", "phone", "from", "to", "context")
 MAX_TEXT = 64
-#: Dates outside these years are typing mistakes (and some would not fit a database timestamp in UTC).
-FIRST_YEAR, LAST_YEAR = 1900, 2200
 PER_PAGE = 50
 BATCH_SIZE = 1000
 CSV_COLUMNS = ("viewed_at", "username", "full_name", "role", "context", "case_number", "phone_masked")
@@ -63,8 +62,8 @@ def _day(raw: str, field: str, problems: dict[str, str]) -> date | None:
     except ValueError:
         problems[field] = _("must be a date, YYYY-MM-DD")
         return None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        problems[field] = _("must be a date from %(first)d to %(last)d", first=FIRST_YEAR, last=LAST_YEAR)
+    if not within_years(day):
+        problems[field] = years_message()
         return None
     return day
 

@@ -20,6 +20,7 @@ from flask import current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from gridops.dates import check_years
 from gridops.auth.models import User
 from gridops.auth.permissions import is_admin
 from gridops.catalogue.models import CatalogueChange
@@ -91,10 +92,10 @@ def _as_date(value, field: str = "day") -> date:
     if isinstance(value, datetime):
         raise ValidationFailed.field(field, _("must be a date, not a date and time"))
     if isinstance(value, date):
-        return value
+        return check_years(value, field)
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip())
+            return check_years(date.fromisoformat(value.strip()), field)
         except ValueError:
             pass
     raise ValidationFailed.field(field, _("must be a date as YYYY-MM-DD"))
