@@ -22,12 +22,10 @@ import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-from benchmarks.filing import admin_connection, database_url
+from benchmarks.databases import DEFAULT_SERVER, scratch_database, scratch_sqlite
 from benchmarks.machine import describe
 
 TARGET_MS = 1000.0
@@ -231,7 +229,7 @@ def counts(app) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    parser.add_argument("--server-url", default=DEFAULT_SERVER,
                         help="PostgreSQL server; a scratch database is created on it and dropped")
     parser.add_argument("--sqlite", action="store_true", help="use a temporary SQLite file instead")
     parser.add_argument("--open", type=int, default=10_000, help="open cases")
@@ -244,18 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     import sqlalchemy
 
     machine = describe(Flask=flask.__version__, SQLAlchemy=sqlalchemy.__version__)
-    name = f"gridops_bench_command_{secrets.token_hex(4)}"
-    temp = None
-    if args.sqlite:
-        temp = tempfile.TemporaryDirectory()
-        url = f"sqlite:///{Path(temp.name) / 'bench.sqlite3'}"
-        engine = "SQLite"
-    else:
-        with admin_connection(args.server_url) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = database_url(args.server_url, name)
-        engine = "PostgreSQL"
-    try:
+    engine = "SQLite" if args.sqlite else "PostgreSQL"
+    with scratch_sqlite() if args.sqlite else scratch_database(args.server_url, "command") as url:
         app = make_app(url)
         made = populate(app, args.open, args.closed, args.seed)
         queue_counts = counts(app)
@@ -264,12 +252,6 @@ def main(argv: list[str] | None = None) -> None:
             from gridops.extensions import db
 
             db.engine.dispose()
-    finally:
-        if temp is not None:
-            temp.cleanup()
-        else:
-            with admin_connection(args.server_url) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     lines = [f"### Command centre first screen, {engine}", ""]
     lines += [f"- {key}: {value}" for key, value in machine.items()]

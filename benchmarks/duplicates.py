@@ -19,12 +19,10 @@ import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-from benchmarks.filing import scratch_database
+from benchmarks.databases import DEFAULT_SERVER, scratch_database, scratch_sqlite
 from benchmarks.machine import describe
 
 SIDE_DEG = 0.5  # about 50 km north–south, 47 km east–west at 33° N
@@ -139,18 +137,14 @@ def run(url: str, count: int, runs: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--server-url", default=DEFAULT_SERVER)
     parser.add_argument("--sqlite", action="store_true", help="use a temporary SQLite file instead")
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args(argv)
     print(describe())
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            result = run(f"sqlite:///{Path(folder) / 'bench.sqlite3'}", args.cases, args.runs)
-    else:
-        with scratch_database(args.server_url, "dup") as url:
-            result = run(url, args.cases, args.runs)
+    with scratch_sqlite() if args.sqlite else scratch_database(args.server_url, "dup") as url:
+        result = run(url, args.cases, args.runs)
     plan = result.pop("plan")
     print(result)
     if plan:

@@ -17,11 +17,11 @@ import argparse
 import resource
 import secrets
 import sys
-import tempfile
 import threading
 import time
 from zoneinfo import ZoneInfo
 
+from benchmarks.databases import add_engine_arguments, engines
 from benchmarks.machine import describe
 
 
@@ -122,20 +122,9 @@ def report(results: dict[str, dict], cases: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                        help="server URL; a scratch database is created on it and dropped")
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
+    add_engine_arguments(parser)
     args = parser.parse_args()
-    results: dict[str, dict] = {}
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            results["SQLite"] = run(f"sqlite:///{folder}/exports.sqlite3", args.cases)
-    if not args.no_postgres:
-        from benchmarks.filing import scratch_database
-
-        with scratch_database(args.postgres, "exports") as url:
-            results["PostgreSQL"] = run(url, args.cases)
+    results = {engine: run(url, args.cases) for engine, url in engines(args, "exports")}
     print(report(results, args.cases))
 
 

@@ -24,14 +24,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.databases import DEFAULT_SERVER, scratch_database
 from benchmarks.machine import describe
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,37 +75,6 @@ class Result:
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms.size else float("nan")
-
-
-# ---- the scratch database --------------------------------------------------------------
-
-
-def admin_connection(server_url: str):
-    import psycopg
-
-    parts = urllib.parse.urlsplit(server_url.replace("postgresql+psycopg://", "postgresql://"))
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-        user=parts.username or "postgres", password=parts.password, dbname="postgres", autocommit=True,
-    )
-
-
-def database_url(server_url: str, name: str) -> str:
-    parts = urllib.parse.urlsplit(server_url)
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-
-
-@contextmanager
-def scratch_database(server_url: str, label: str) -> Iterator[str]:
-    """A fresh PostgreSQL database on ``server_url`` for one benchmark; its URL, dropped afterwards (also on failure)."""
-    name = f"gridops_bench_{label}_{secrets.token_hex(4)}"
-    with admin_connection(server_url) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield database_url(server_url, name)
-    finally:
-        with admin_connection(server_url) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare_gridops(url: str, reporter: str) -> tuple[str, list[tuple[float, float]], str]:
@@ -406,13 +374,9 @@ def run(args: argparse.Namespace) -> str:
     info = machine()
     info["gunicorn"] = f"{args.workers} workers, {args.worker_class}; {args.clients} client threads on loopback"
     notes: list[str] = []
-    name = f"gridops_bench_filing_{os.getpid()}"
-    url = database_url(args.server_url, name)
     run_id = secrets.token_hex(4)
     log = Path(args.log)
-    with admin_connection(args.server_url) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database(args.server_url, "filing") as url:
         secret, positions, datum = prepare_gridops(url, args.reporter)
         create_table(url)
         env = {"GRIDOPS_DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32), "GRIDOPS_MODE": "production",
@@ -487,14 +451,11 @@ def run(args: argparse.Namespace) -> str:
                     f"when the cores are saturated."
                 )
         return markdown(info, results, notes)
-    finally:
-        with admin_connection(args.server_url) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    parser.add_argument("--server-url", default=DEFAULT_SERVER,
                         help="PostgreSQL server where the scratch database is created and dropped")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=3000, help="requests per side and round")

@@ -30,11 +30,10 @@ import os
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
+from benchmarks.databases import add_engine_arguments, engines
 from benchmarks.machine import describe
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -299,20 +298,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                        help="server URL; a scratch database is created on it and dropped")
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
+    add_engine_arguments(parser)
     args = parser.parse_args()
-    results: dict[str, dict] = {}
-    if not args.no_postgres:
-        from benchmarks.filing import scratch_database
-
-        with scratch_database(args.postgres, "supervision") as url:
-            results["PostgreSQL"] = run(url, args.cases, args.repeats)
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            results["SQLite"] = run(f"sqlite:///{Path(folder) / 'bench.sqlite3'}", args.cases, args.repeats)
+    results = {engine: run(url, args.cases, args.repeats) for engine, url in engines(args, "supervision")}
     print(report(results, args.cases, args.repeats))
 
 

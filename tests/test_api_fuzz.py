@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -12,10 +14,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tests.test_api_cases import World, file_via_api, make_world
 
 #: Examples per operation and mode: enough to find crashes, small enough for the suite (< 60 s).
-MAX_EXAMPLES = 15
+#: A deeper run on demand: ``GRIDOPS_FUZZ_EXAMPLES=300 python -m pytest tests/test_api_fuzz.py``.
+MAX_EXAMPLES = int(os.environ.get("GRIDOPS_FUZZ_EXAMPLES", "15"))
 #: Invalid requests (negative mode) are generated for the case endpoints and this document;
 #: other modules' leniency with malformed queries is theirs to decide (reported separately).
-NEGATIVE_PATHS = ("/cases", "/openapi.json")
+#: ``GRIDOPS_FUZZ_NEGATIVE=all`` generates them for every endpoint.
+NEGATIVE_PATHS = ("/",) if os.environ.get("GRIDOPS_FUZZ_NEGATIVE") == "all" else ("/cases", "/openapi.json")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from gridops.api import bp
 from gridops.api.cases import (

@@ -14,7 +14,7 @@ from gridops.cases.models import Case
 from gridops.cases.queries import apply_filters, overdue_clause, visible_cases
 from gridops.catalogue.models import SmallClass
 from gridops.db import utcnow
-from gridops.errors import DomainError, NotAllowed, ValidationFailed
+from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.org.models import Department
 from gridops.territory.views import current_layer
