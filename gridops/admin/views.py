@@ -11,6 +11,8 @@ ever half-written.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -163,6 +165,19 @@ def _show_errors(form, exc: DomainError, aliases: dict[str, str] | None = None) 
     return leftovers
 
 
+@contextmanager
+def _refusals(form, problems: list[str], aliases: dict[str, str] | None = None) -> Iterator[None]:
+    """Around a service call for a posted form: a refusal rolls back and lands beside the fields.
+
+    What fits no field goes on to ``problems``; the page is then shown again with them.
+    """
+    try:
+        yield
+    except DomainError as exc:
+        db.session.rollback()
+        problems.extend(_show_errors(form, exc, aliases))
+
+
 def _done(message: str, endpoint: str, **values):
     db.session.commit()
     flash(message, "success")
@@ -233,13 +248,9 @@ def new_user():
     form = _user_form(forms.UserForm())
     problems: list[str] = []
     if form.validate_on_submit():
-        try:
+        with _refusals(form, problems):
             user = create_staff(current_user, {name: form[name].data for name in
                                                ("username", "full_name", "password", "role", "area", "department", "locale")})
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Account %(name)s created.", name=user.username), ".user_detail", user_id=user.id)
     status = 422 if form.errors or problems else 200
     return render_template("admin/user_new.html", form=form, problems=problems), status
@@ -264,13 +275,9 @@ def user_detail(user_id: int):
         form.locale.data = user.locale or ""
     problems: list[str] = []
     if form.validate_on_submit():
-        try:
+        with _refusals(form, problems):
             update_staff(current_user, user, {name: form[name].data for name in
                                               ("full_name", "role", "area", "department", "locale")})
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Account %(name)s saved.", name=user.username), ".user_detail", user_id=user.id)
     status = 422 if form.errors or problems else 200
     return render_template(
@@ -287,12 +294,8 @@ def user_password(user_id: int):
     password_form = forms.PasswordForm()
     problems: list[str] = []
     if password_form.validate():
-        try:
+        with _refusals(password_form, problems):
             reset_staff_password(current_user, user, password_form.password.data)
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(password_form, exc)
-        else:
             return _done(_("New password set for %(name)s.", name=user.username), ".user_detail", user_id=user.id)
     form = _user_form(forms.UserForm(formdata=None, obj=user))
     del form.username, form.password
@@ -395,12 +398,8 @@ def territory_fringe():
         if area is None:
             form.area.errors = [_("no area has the code %(code)s", code=code)]
         else:
-            try:
+            with _refusals(form, problems, {"urban_rural_fringe": "fringe"}):
                 set_urban_rural_fringe(current_user, area, form.fringe.data == "yes")
-            except DomainError as exc:
-                db.session.rollback()
-                problems = _show_errors(form, exc, {"urban_rural_fringe": "fringe"})
-            else:
                 return _done(_("Saved: %(area)s.", area=f"{area.code} {_area_name(area)}"), ".territory")
     return _territory_page(forms.LayerImportForm(formdata=None), form, status=422, problems=problems)
 
@@ -441,12 +440,8 @@ def new_small_class():
     form = forms.SmallClassForm()
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             row = catalogue.create_small_class(current_user, _small_class_data(form, with_key=True))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Small class %(code)s added.", code=row.full_code), ".small_class_page", class_id=row.id)
     return _catalogue(form=form, problems=problems, status=422)
 
@@ -465,12 +460,8 @@ def new_big_class():
     form = forms.BigClassForm()
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             row = catalogue.create_big_class(current_user, _big_class_data(form))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Big class %(code)s added.", code=row.code), ".catalogue_page")
     return _catalogue(big_form=form, big_problems=problems, status=422)
 
@@ -485,12 +476,8 @@ def big_class_page(big_id: int):
     del form.case_type, form.code
     problems: list[str] = []
     if form.validate_on_submit():
-        try:
+        with _refusals(form, problems):
             catalogue.update_big_class(current_user, row, _big_class_data(form))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Big class %(code)s saved.", code=row.code), ".catalogue_page")
     status = 422 if form.errors or problems else 200
     return render_template(
@@ -570,12 +557,8 @@ def edit_small_class(class_id: int):
     del form.case_type, form.code
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             catalogue.update_small_class(current_user, row, _small_class_data(form, with_key=False))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Small class %(code)s saved.", code=row.full_code), ".small_class_page", class_id=row.id)
     return _class_page(row, class_form=form, problems=problems, status=422)
 
@@ -586,12 +569,8 @@ def new_standard(class_id: int):
     form = forms.StandardForm(prefix="new")
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             catalogue.create_standard(current_user, row, _standard_data(form))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Filing standard added to %(code)s.", code=row.full_code), ".small_class_page", class_id=row.id)
     return _class_page(row, new_form=form, problems=problems, status=422)
 
@@ -605,12 +584,8 @@ def edit_standard(standard_id: int):
     form = forms.StandardForm(prefix=f"s{standard.id}")
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             catalogue.update_standard(current_user, standard, _standard_data(form))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Time limit and standard of %(code)s saved.", code=row.full_code),
                          ".small_class_page", class_id=row.id)
     return _class_page(row, standard_forms={standard.id: form}, problems=problems, status=422)
@@ -665,12 +640,8 @@ def new_rule():
     form = _rule_form(forms.RoutingRuleForm())
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             catalogue.create_routing_rule(current_user, _rule_data(form))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Routing rule added."), ".routing")
     return _rules_page(form, problems=problems, status=422)
 
@@ -695,12 +666,8 @@ def rule_detail(rule_id: int):
         form = _rule_form(forms.RoutingRuleForm())
     problems: list[str] = []
     if form.validate_on_submit():
-        try:
+        with _refusals(form, problems):
             catalogue.update_routing_rule(current_user, row, _rule_data(form))
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Routing rule saved."), ".routing")
     status = 422 if form.errors or problems else 200
     return render_template(
@@ -820,12 +787,8 @@ def _calendar_post(form, service, message: str, form_name: str, *, aliases=None)
     year = request.args.get("year", type=int)
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems, aliases):
             service(form)
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc, aliases)
-        else:
             return _done(message, ".calendar", year=year) if year else _done(message, ".calendar")
     return _calendar_page(year=year, problems=problems, status=422, **{form_name: form})
 
@@ -1010,12 +973,8 @@ def edit_duplicates():
     form = forms.DuplicateRulesForm()
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             set_duplicate_rules(current_user, radius_m=form.radius_m.data, window_hours=form.window_hours.data)
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Duplicate rules saved."), ".duplicates")
     return _duplicates_page(form, problems=problems, status=422)
 
@@ -1115,12 +1074,8 @@ def change_retention():
     form = forms.RetentionForm()
     problems: list[str] = []
     if form.validate():
-        try:
+        with _refusals(form, problems):
             set_retention_days(current_user, form.days.data)
-        except DomainError as exc:
-            db.session.rollback()
-            problems = _show_errors(form, exc)
-        else:
             return _done(_("Callers' data is now kept %(days)d days after their last case is finished.",
                            days=form.days.data), ".retention")
     return _retention_page(form, problems=problems, status=422)
