@@ -40,6 +40,9 @@ Environment variables (all optional except SECRET_KEY in production):
     Interface language, the city's time zone, the base map, uploads, nominal grid size.
 ``GRIDOPS_OPEN311_CONTACT``, ``GRIDOPS_OPEN311_KEY_SERVICE``
     Contact and API-key instructions published in the Open311 discovery document.
+``GRIDOPS_OPEN311_JURISDICTION``
+    The Open311 ``jurisdiction_id`` this city answers to (default: the host name the
+    request was addressed to, e.g. ``12345.luoyang.gov.cn``).
 ``GRIDOPS_MAX_REQUEST_MB``
     Largest request body accepted, in MB (default 100: nine 10 MB photos and their form).
 ``GRIDOPS_NOTIFY_GATEWAY``, ``GRIDOPS_NOTIFY_WEBHOOK_URL``, ``GRIDOPS_NOTIFY_WEBHOOK_TOKEN``
@@ -194,6 +197,7 @@ def load_config(environ: dict[str, str] | None = None, instance_path: str | None
         "GRIDOPS_TILE_URL": env.get("GRIDOPS_TILE_URL", ""),
         "GRIDOPS_OPEN311_CONTACT": env.get("GRIDOPS_OPEN311_CONTACT", ""),
         "GRIDOPS_OPEN311_KEY_SERVICE": env.get("GRIDOPS_OPEN311_KEY_SERVICE", ""),
+        "GRIDOPS_OPEN311_JURISDICTION": env.get("GRIDOPS_OPEN311_JURISDICTION", "").strip().lower(),
         "GRIDOPS_TILE_ATTRIBUTION": env.get("GRIDOPS_TILE_ATTRIBUTION", ""),
         "GRIDOPS_MEDIA_DIR": env.get("GRIDOPS_MEDIA_DIR", str(instance / "media")),
         "GRIDOPS_GRID_AREA_M2": _int(

@@ -83,6 +83,7 @@ def test_defaults():
     assert cfg["RATELIMIT_STORAGE_URI"] == "memory://"
     assert cfg["RATELIMIT_ENABLED"] is True
     assert cfg["GRIDOPS_PROXY_HOPS"] == 0
+    assert cfg["GRIDOPS_OPEN311_JURISDICTION"] == ""  # the request's host name stands in
     assert "TESTING" not in cfg
 
 
@@ -109,6 +110,7 @@ def test_values_from_the_environment():
             "GRIDOPS_PROXY_HOPS": "1",
             "GRIDOPS_DATABASE_URL": "postgresql+psycopg://gridops@db/gridops",
             "GRIDOPS_DB_CONNECT_TIMEOUT": "3",
+            "GRIDOPS_OPEN311_JURISDICTION": " LuoYang.gov.cn ",
         }
     )
     assert cfg["GRIDOPS_MODE"] == "demo"
@@ -121,6 +123,7 @@ def test_values_from_the_environment():
     assert cfg["RATELIMIT_ENABLED"] is False
     assert cfg["GRIDOPS_PROXY_HOPS"] == 1
     assert cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"connect_timeout": 3}
+    assert cfg["GRIDOPS_OPEN311_JURISDICTION"] == "luoyang.gov.cn"
 
 
 def test_sqlite_gets_no_postgresql_connect_options(tmp_path):

@@ -352,3 +352,62 @@ def test_odd_posts_never_fail_the_server(client, world):
                    {"lat": "1e308"}, {"long": "nan"}, {"idempotency_key": "k" * 500}):
         response = post(client, world, **fields)
         assert response.status_code == 400, (fields, response.get_data(as_text=True))
+
+
+# -- jurisdiction_id ------------------------------------------------------------------------------
+
+
+def _jurisdiction_calls(world, jurisdiction: str):
+    """(method, path, form) for every endpoint, each sending ``jurisdiction``."""
+    case = make_case("dispatched", world=world)
+    db.session.commit()
+    query = f"jurisdiction_id={jurisdiction}"
+    for fmt in ("json", "xml"):
+        yield "get", f"{BASE}/discovery.{fmt}?{query}", None
+        yield "get", f"{BASE}/services.{fmt}?{query}", None
+        yield "get", f"{BASE}/services/E0101.{fmt}?{query}", None
+        yield "get", f"{BASE}/requests.{fmt}?{query}", None
+        yield "get", f"{BASE}/requests/{case.number}.{fmt}?{query}", None
+        yield "get", f"{BASE}/tokens/nothing.{fmt}?{query}", None
+        yield "post", f"{BASE}/requests.{fmt}", {
+            "api_key": world.api_key, "service_code": "E0102", "lat": str(LAT), "long": str(LONG),
+            "description": "路边垃圾", "jurisdiction_id": jurisdiction, "idempotency_key": f"j-{fmt}"}
+
+
+def test_discovery_announces_the_jurisdiction_by_default_the_host(client, world, app, monkeypatch):
+    assert client.get(f"{BASE}/discovery.json").get_json()["jurisdiction_id"] == "localhost"
+    assert xml(client.get(f"{BASE}/discovery.xml", base_url="http://City.Example:8080")).findtext(
+        "jurisdiction_id") == "city.example"
+    monkeypatch.setitem(app.config, "GRIDOPS_OPEN311_JURISDICTION", "luoyang.gov.cn")
+    assert client.get(f"{BASE}/discovery.json").get_json()["jurisdiction_id"] == "luoyang.gov.cn"
+    assert xml(client.get(f"{BASE}/discovery.xml")).findtext("jurisdiction_id") == "luoyang.gov.cn"
+
+
+def test_every_endpoint_takes_this_citys_jurisdiction_id_in_any_case(client, world, app, monkeypatch):
+    monkeypatch.setitem(app.config, "GRIDOPS_OPEN311_JURISDICTION", "luoyang.gov.cn")
+    for method, path, form in _jurisdiction_calls(world, "LuoYang.gov.cn"):
+        response = client.open(path, method=method.upper(), data=form)
+        expected = 404 if "/tokens/" in path else (201 if method == "post" else 200)
+        assert response.status_code == expected, (path, response.get_data(as_text=True))
+        if expected == 404:  # the unknown token, not the jurisdiction
+            assert "jurisdiction" not in response.get_data(as_text=True)
+
+
+def test_every_endpoint_refuses_another_jurisdiction_with_the_specs_404(client, world, app, monkeypatch):
+    monkeypatch.setitem(app.config, "GRIDOPS_OPEN311_JURISDICTION", "luoyang.gov.cn")
+    for method, path, form in _jurisdiction_calls(world, "sfgov.org"):
+        response = client.open(path, method=method.upper(), data=form)
+        fmt = "xml" if ".xml" in path else "json"
+        ((code, description),) = errors_of(response, fmt)
+        assert response.status_code == 404 and code == 404, path
+        assert "sfgov.org" in description and "luoyang.gov.cn" in description
+    assert db.session.scalar(select(func.count()).select_from(Case).where(Case.source == "public")) == 0
+
+
+def test_a_post_with_another_jurisdiction_in_the_query_string_files_nothing(client, world):
+    response = client.post(f"{BASE}/requests.json?jurisdiction_id=sfgov.org",
+                           data={"api_key": world.api_key, "service_code": "E0102", "lat": str(LAT),
+                                 "long": str(LONG), "jurisdiction_id": "localhost"})
+    assert response.status_code == 404 and errors_of(response)[0][0] == 404
+    assert post(client, world, jurisdiction_id="localhost").status_code == 201
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -85,11 +86,27 @@ def _name(row) -> str:
 # -- discovery and services -------------------------------------------------------------------
 
 
-def discovery(base_url: str) -> dict:
-    """The discovery document: where this endpoint is and what it speaks."""
+def jurisdiction(host: str) -> str:
+    """The jurisdiction_id this city answers to: the configured one, else ``host`` (the request's, port dropped)."""
+    return current_app.config.get("GRIDOPS_OPEN311_JURISDICTION") or (urlsplit("//" + host).hostname or "")
+
+
+def check_jurisdiction(value: str | None, host: str) -> None:
+    """Refuse a jurisdiction_id that is not this city's (404, as the spec has it); none given is fine."""
+    if value is None or not value.strip():
+        return
+    ours = jurisdiction(host)
+    if value.strip().lower() != ours:
+        raise Open311Error(404, _("jurisdiction_id %(given)s not found: this endpoint serves %(ours)s",
+                                  given=value.strip()[:100], ours=ours))
+
+
+def discovery(base_url: str, host: str) -> dict:
+    """The discovery document: where this endpoint is, which jurisdiction and what it speaks."""
     config = current_app.config
     return {
         "changeset": CHANGESET,
+        "jurisdiction_id": jurisdiction(host),
         "contact": config.get("GRIDOPS_OPEN311_CONTACT", ""),
         "key_service": config.get("GRIDOPS_OPEN311_KEY_SERVICE", ""),
         "endpoints": [

@@ -3,6 +3,8 @@
 JSON collections, the single request and the POST answer are arrays; XML uses the spec's
 root elements (``discovery``, ``services``, ``service_definition``, ``service_requests``,
 ``errors``) built with ElementTree. Errors are the spec's error list with 400, 403 or 404.
+A ``jurisdiction_id`` other than this city's (discovery announces it) is a 404, as the spec
+has it for an unknown jurisdiction; none given means this city.
 Outside systems call these without a session, so the blueprint is exempt from CSRF; the
 api_key of a POST is what authenticates it.
 """
@@ -108,6 +110,16 @@ def refuse_nul_characters():
         raise Open311Error(400, _("parameters must not contain NUL characters"))
 
 
+@bp.before_request
+def refuse_other_jurisdictions():
+    """A jurisdiction_id names the city an endpoint serves: another city's is not found here (404)."""
+    given = request.args.getlist("jurisdiction_id")
+    if request.method == "POST":
+        given += request.form.getlist("jurisdiction_id")
+    for value in given:
+        georeport.check_jurisdiction(value, request.host)
+
+
 # -- endpoints ------------------------------------------------------------------------------------
 
 
@@ -118,7 +130,7 @@ def _base_url() -> str:
 @bp.get(f"/discovery.<{FORMATS}:fmt>")
 def discovery(fmt: str):
     """Where the endpoint is, which specification and formats it serves."""
-    return render(fmt, "discovery", georeport.discovery(_base_url()))
+    return render(fmt, "discovery", georeport.discovery(_base_url(), request.host))
 
 
 @bp.get(f"/services.<{FORMATS}:fmt>")
