@@ -110,6 +110,7 @@ ENTITY_LABELS = {
     "escalation_policy": _l("Escalation policy"),
     "duplicate_rules": _l("Duplicate rules"),
     "hotline_retention": _l("Caller data retention"),
+    "gazetteer_place": _l("Gazetteer place"),
 }
 ACTION_LABELS = {
     "create": _l("created"),

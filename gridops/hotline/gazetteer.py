@@ -6,7 +6,12 @@ properties; the datum from the caller or the collection's ``"datum"`` member). E
 located at import through the territory's locator: a point where it is, a road at the middle
 of its line, a polygon at a point inside it, so that a complaint about the place lands in a
 unit grid. All or nothing: one bad row rejects the file with every problem listed. A place
-of the same kind and name in the same area is updated, not duplicated.
+of the same kind and name in the same area is updated, not duplicated (and brought back if it
+was retired); each place an import changes is kept in the administration history.
+
+Between imports, a place is edited one at a time (``update_place``: names, kind, position,
+re-located like an import) and retired or brought back (``retire_place``, ``restore_place``);
+a retired place is no longer found by ``search_places``. Every edit is kept in the history.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from dataclasses import dataclass
 import shapely
 from flask_babel import gettext as _
 from shapely.geometry import shape
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from gridops.auth.models import User
 from gridops.auth.permissions import can_manage_gazetteer
@@ -30,13 +36,16 @@ from gridops.errors import NotAllowed, OutsideTerritory, ValidationFailed
 from gridops.extensions import db
 from gridops.hotline.models import PLACE_KINDS, GazetteerPlace
 from gridops.territory.datum import INPUT_DATUMS, check_datum
-from gridops.territory.locator import locate
+from gridops.catalogue.models import CatalogueChange
+from gridops.territory.locator import Location, locate
 from gridops.territory.models import Area, GridLayer
 
 MAX_ROWS = 50_000
 MAX_NAME = 128
 MAX_ALIASES = 255
 SEARCH_LIMIT = 20
+#: The name of a place's entries in the administration history.
+HISTORY_ENTITY = "gazetteer_place"
 
 
 @dataclass(frozen=True)
@@ -179,12 +188,9 @@ def import_gazetteer(
         if row is None:
             continue
         try:
-            location = locate(row.x, row.y, row.datum)
-        except OutsideTerritory:
-            problems[f"row {index}.geometry"] = _("lies outside the territory")
-            continue
+            location = locate_place(row.x, row.y, row.datum, field=f"row {index}.geometry")
         except ValidationFailed as exc:
-            problems[f"row {index}.geometry"] = next(iter(exc.fields.values()), exc.message)
+            problems.update(exc.fields)
             continue
         located.append((row, location))
     if problems:
@@ -192,30 +198,191 @@ def import_gazetteer(
     existing = {
         (place.kind, place.name, place.area_id): place for place in db.session.scalars(select(GazetteerPlace))
     }
+    changed: list[tuple[GazetteerPlace, dict]] = []
     created = updated = in_gap = 0
     now = utcnow()
     for row, location in located:
         key = (row.kind, row.name, location.area.id)
         place = existing.get(key)
+        before = None
         if place is None:
-            place = GazetteerPlace(kind=row.kind, name=row.name, area_id=location.area.id)
+            place = GazetteerPlace(kind=row.kind, name=row.name)
             db.session.add(place)
             existing[key] = place
             created += 1
         else:
+            before = place_record(place)
             updated += 1
         place.name_en = row.name_en
         place.aliases = row.aliases
         place.x, place.y, place.datum = row.x, row.y, row.datum
         place.geometry_wkb = row.geometry_wkb
-        place.unit_grid_id = location.unit_grid.id if location.unit_grid else None
+        _place_in(place, location)
         place.active = True
         place.source_name = source_name[:255]
         place.imported_at = now
         place.imported_by_id = actor.id if actor is not None else None
         in_gap += location.gap
+        if before is not None and before != place_record(place):
+            changed.append((place, before))
+    db.session.flush()
+    for place, before in changed:
+        CatalogueChange.record(HISTORY_ENTITY, place.id, "import", actor, before, place_record(place))
     db.session.flush()
     return GazetteerImport(created, updated, in_gap)
+
+
+def locate_place(x: float, y: float, datum: str, *, field: str) -> Location:
+    """Where a place at (x, y) lies, as an import locates it; outside the territory is an error on ``field``."""
+    try:
+        return locate(x, y, datum)
+    except OutsideTerritory:
+        raise ValidationFailed.field(field, _("lies outside the territory")) from None
+    except ValidationFailed as exc:
+        raise ValidationFailed.field(field, next(iter(exc.fields.values()), exc.message)) from None
+
+
+def _place_in(place: GazetteerPlace, location: Location) -> None:
+    place.area_id = location.area.id
+    place.unit_grid_id = location.unit_grid.id if location.unit_grid else None
+    place.area = db.session.get(Area, location.area.id)
+    place.unit_grid = db.session.get(Area, location.unit_grid.id) if location.unit_grid else None
+
+
+def place_record(place: GazetteerPlace) -> dict:
+    """A place as the history keeps it: what an editor sees and changes."""
+    return {
+        "name": place.name, "name_en": place.name_en, "aliases": place.aliases, "kind": place.kind,
+        "x": place.x, "y": place.y, "datum": place.datum,
+        "area": place.area.code if place.area is not None else None,
+        "unit_grid": place.unit_grid.code if place.unit_grid is not None else None,
+        "active": place.active,
+    }
+
+
+def _check_manager(actor: User | None) -> None:
+    if actor is not None and not can_manage_gazetteer(actor):
+        raise NotAllowed(_("Only administrators may change the gazetteer."))
+
+
+def _finite(value, field: str) -> float:
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValidationFailed.field(field, _("must be a finite number"))
+    return number
+
+
+def update_place(actor: User | None, place: GazetteerPlace, data: Mapping) -> GazetteerPlace:
+    """Change a place's names, kind and position; it is re-located in its unit grid as an import would.
+
+    Every bad field is named at once; the place is left as it was. A new position drops the
+    imported line or polygon (the place becomes the point given).
+    """
+    _check_manager(actor)
+    problems: dict[str, str] = {}
+    name = _text(data.get("name"), MAX_NAME)
+    if not name:
+        problems["name"] = _("a name of 1 to %(count)d characters is required", count=MAX_NAME)
+    name_en = _text(data.get("name_en"), MAX_NAME)
+    if name_en is None:
+        problems["name_en"] = _("at most %(count)d characters on one line", count=MAX_NAME)
+    aliases = _text(data.get("aliases"), MAX_ALIASES)
+    if aliases is None:
+        problems["aliases"] = _("at most %(count)d characters on one line", count=MAX_ALIASES)
+    kind = data.get("kind")
+    if kind not in PLACE_KINDS:
+        problems["kind"] = _("must be one of %(values)s", values=", ".join(PLACE_KINDS))
+    position = {}
+    for field in ("x", "y"):
+        try:
+            position[field] = _finite(data.get(field), field)
+        except ValidationFailed as exc:
+            problems.update(exc.fields)
+    datum = data.get("datum") if data.get("datum") in INPUT_DATUMS else None
+    if datum is None:
+        problems["datum"] = _("must be one of %(values)s", values=", ".join(INPUT_DATUMS))
+    location = None
+    if len(position) == 2 and datum is not None:
+        try:
+            location = locate_place(position["x"], position["y"], datum, field="position")
+        except ValidationFailed as exc:
+            problems.update(exc.fields)
+    if location is not None and name and kind in PLACE_KINDS:
+        clash = db.session.scalar(select(GazetteerPlace.id).where(
+            GazetteerPlace.kind == kind, GazetteerPlace.name == name, GazetteerPlace.area_id == location.area.id,
+            GazetteerPlace.id != place.id,
+        ))
+        if clash is not None:
+            problems["name"] = _("another place of this kind and name lies in the same area")
+    if problems:
+        raise ValidationFailed(_("The place was not saved: check the fields marked."), problems)
+    before = place_record(place)
+    if (position["x"], position["y"], datum) != (place.x, place.y, place.datum):
+        place.geometry_wkb = None
+    place.name, place.name_en, place.aliases, place.kind = name, name_en or None, aliases, kind
+    place.x, place.y, place.datum = position["x"], position["y"], datum
+    _place_in(place, location)
+    after = place_record(place)
+    if after != before:
+        CatalogueChange.record(HISTORY_ENTITY, place.id, "update", actor, before, after)
+    db.session.flush()
+    return place
+
+
+def _set_active(actor: User | None, place: GazetteerPlace, active: bool) -> GazetteerPlace:
+    _check_manager(actor)
+    if place.active != active:
+        before = place_record(place)
+        place.active = active
+        CatalogueChange.record(HISTORY_ENTITY, place.id, "activate" if active else "deactivate", actor, before,
+                               place_record(place))
+        db.session.flush()
+    return place
+
+
+def retire_place(actor: User | None, place: GazetteerPlace) -> GazetteerPlace:
+    """Retire a place: the desk no longer finds it, complaints can no longer be filed at it (history kept)."""
+    return _set_active(actor, place, False)
+
+
+def restore_place(actor: User | None, place: GazetteerPlace) -> GazetteerPlace:
+    """Bring a retired place back into the desk's search."""
+    return _set_active(actor, place, True)
+
+
+@dataclass(frozen=True)
+class PlacePage:
+    """One page of the gazetteer's places, by name."""
+
+    places: list[GazetteerPlace]
+    total: int
+    page: int
+    pages: int
+
+
+def list_places(text: str = "", *, page: int = 1, per_page: int = 50) -> PlacePage:
+    """Places (retired ones too) whose name, English name or alias matches ``text``, by name; a page past the end is the last."""
+    stmt = select(GazetteerPlace)
+    text = (text or "").strip()
+    if text:
+        pattern = _pattern(text)
+        stmt = stmt.where(or_(
+            GazetteerPlace.name.ilike(pattern, escape="\\"),
+            GazetteerPlace.name_en.ilike(pattern, escape="\\"),
+            GazetteerPlace.aliases.ilike(pattern, escape="\\"),
+        ))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    places = db.session.scalars(
+        stmt.options(joinedload(GazetteerPlace.area))
+        .order_by(GazetteerPlace.name, GazetteerPlace.id)
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return PlacePage(list(places), total, page, pages)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,19 @@ from gridops.cases.views import (
 from gridops.errors import DomainError, ValidationFailed
 from gridops.extensions import db
 from gridops.hotline import queries, services
-from gridops.hotline.gazetteer import PlaceHit, import_gazetteer, search_places
-from gridops.hotline.models import CHANNELS, REPLY_LIMIT_KINDS, SATISFACTIONS, GazetteerPlace
+from gridops.admin.history import history
+from gridops.admin.views import ACTION_LABELS, ENTITY_LABELS
+from gridops.hotline.gazetteer import (
+    HISTORY_ENTITY,
+    PlaceHit,
+    import_gazetteer,
+    list_places,
+    restore_place,
+    retire_place,
+    search_places,
+    update_place,
+)
+from gridops.hotline.models import CHANNELS, PLACE_KINDS, REPLY_LIMIT_KINDS, SATISFACTIONS, GazetteerPlace
 from gridops.hotline.privacy import caller_fields, record_caller_view, shows_caller_data
 from gridops.hotline.settings import LIMIT_NAMES, hotline_settings, set_hotline_settings
 
@@ -46,6 +57,12 @@ REPLY_KIND_LABELS = {
 SATISFACTION_LABELS = {
     "satisfied": _l("Satisfied"), "basically_satisfied": _l("Basically satisfied"), "dissatisfied": _l("Dissatisfied"),
 }
+PLACE_KIND_LABELS = {
+    "road": _l("Road"), "landmark": _l("Landmark"), "building": _l("Building"), "bridge": _l("Bridge"),
+    "park": _l("Park"), "other": _l("Other place"),
+}
+#: The place form's fields, in the order they are shown.
+PLACE_FIELDS = ("name", "name_en", "aliases", "kind", "x", "y", "datum")
 LOCATED_LABELS = {"point": _l("Map position"), "place": _l("Gazetteer place"), "area": _l("Area only (unlocated)")}
 #: Service field names → the desk form's field names, so that errors land beside their field.
 FORM_FIELDS = {"small_class_code": "small_class", "case_type": "small_class", "location": "place_q", "place_id": "place_q"}
@@ -69,6 +86,7 @@ def hotline_helpers() -> dict:
         "satisfaction_labels": SATISFACTION_LABELS,
         "located_labels": LOCATED_LABELS,
         "urgency_labels": URGENCY_LABELS,
+        "place_kind_labels": PLACE_KIND_LABELS,
     }
 
 
@@ -327,14 +345,80 @@ def gazetteer():
             flash(_("Gazetteer imported: %(created)d places created, %(updated)d updated.",
                     created=result.created, updated=result.updated), "success")
             return redirect(url_for(".gazetteer"), 303)
+    return _gazetteer_page(problems, status)
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 7 else 1
+
+
+def _gazetteer_page(problems: dict[str, str], status: int):
     counts = dict(db.session.execute(
         select(GazetteerPlace.kind, func.count()).where(GazetteerPlace.active.is_(True)).group_by(GazetteerPlace.kind)
     ).all())
-    settings = hotline_settings()
-    recent = db.session.scalars(select(GazetteerPlace).order_by(GazetteerPlace.imported_at.desc(), GazetteerPlace.id.desc()).limit(20)).all()
-    return render_template("hotline/gazetteer.html", counts=counts, recent=recent, problems=problems,
-                           settings=settings, limit_names=LIMIT_NAMES, clock_labels=CLOCK_LABELS,
+    query = (request.args.get("q") or "").strip()[:128]
+    places = list_places(query, page=_page_number(request.args.get("page")))
+    return render_template("hotline/gazetteer.html", counts=counts, places=places, query=query, problems=problems,
+                           settings=hotline_settings(), limit_names=LIMIT_NAMES, clock_labels=CLOCK_LABELS,
                            limit_labels={**REPLY_KIND_LABELS, "followup": _l("Follow-up call")}), status
+
+
+def _load_place(place_id: int) -> GazetteerPlace:
+    if not permissions.can_manage_gazetteer(current_user):
+        abort(403)
+    place = db.session.get(GazetteerPlace, place_id)
+    if place is None:
+        abort(404)
+    return place
+
+
+def _place_form(place: GazetteerPlace) -> dict:
+    return {"name": place.name, "name_en": place.name_en or "", "aliases": place.aliases, "kind": place.kind,
+            "x": str(place.x), "y": str(place.y), "datum": place.datum}
+
+
+@bp.route("/gazetteer/places/<int:place_id>", methods=["GET", "POST"])
+@login_required
+def place_page(place_id: int):
+    """One place: change its names, kind and position (re-located in its grid), retire or restore it; its history."""
+    place = _load_place(place_id)
+    form, errors, status = _place_form(place), {}, 200
+    if request.method == "POST":
+        form = {name: request.form.get(name, "") for name in PLACE_FIELDS}
+        try:
+            update_place(current_user, place, form)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors, status = exc.fields or {"name": exc.message}, 422
+        else:
+            flash(_("The place %(name)s is saved.", name=place.name), "success")
+            return redirect(url_for(".place_page", place_id=place.id), 303)
+    return render_template(
+        "hotline/gazetteer_place.html", place=place, form=form, errors=errors,
+        kinds=[(kind, PLACE_KIND_LABELS[kind]) for kind in PLACE_KINDS],
+        changes=history([HISTORY_ENTITY], place.id), entity_labels=ENTITY_LABELS, action_labels=ACTION_LABELS,
+    ), status
+
+
+@bp.post("/gazetteer/places/<int:place_id>/retire")
+@login_required
+def retire(place_id: int):
+    """Retire a place: the desk's search no longer finds it."""
+    place = retire_place(current_user, _load_place(place_id))
+    db.session.commit()
+    flash(_("The place %(name)s is retired: the desk no longer finds it.", name=place.name), "success")
+    return redirect(url_for(".place_page", place_id=place.id), 303)
+
+
+@bp.post("/gazetteer/places/<int:place_id>/restore")
+@login_required
+def restore(place_id: int):
+    """Bring a retired place back into the desk's search."""
+    place = restore_place(current_user, _load_place(place_id))
+    db.session.commit()
+    flash(_("The place %(name)s is back: the desk finds it again.", name=place.name), "success")
+    return redirect(url_for(".place_page", place_id=place.id), 303)
 
 
 @bp.post("/settings")

@@ -30,6 +30,7 @@ def world(app):
     operator = make_user("hotline", "hotline_operator", full_name="陈静")
     make_user("intake", "intake_operator", full_name="李明")
     make_user("dispatcher", "dispatcher", full_name="张伟")
+    make_user("admin", "admin", full_name="周敏")
     import_gazetteer(None, f"name,kind,x,y,datum,aliases\n人民路,road,{GRID1[0]},{GRID1[1]},gcj02,人民大道\n"
                            f"人民公园,park,{GRID1[0] + 0.0002},{GRID1[1]},gcj02,\n", file_format="csv")
     existing = file_case(worker, source="patrol", case_type="event", small_class_code="0102",
@@ -141,3 +142,37 @@ def test_the_desk_works_without_javascript(page_for, world, screenshot_dir):
     desk.wait_for_url(re.compile(r".*/hotline/cases/\d+$"))
     assert "人民公园" in desk.locator("main").inner_text()
     assert desk.console_errors == []
+
+
+def test_an_administrator_corrects_and_retires_a_place_and_the_desk_no_longer_finds_it(page_for, world, screenshot_dir):
+    admin = shared_sign_in(page_for, "admin", 1280, 800, "zh-CN", next_path="/hotline/gazetteer")
+    admin.fill("#places-q", "人民大道")
+    admin.press("#places-q", "Enter")
+    admin.wait_for_url(re.compile(r".*/hotline/gazetteer\?q="))
+    assert admin.locator("#places tbody tr").count() == 1
+    admin.click("#places a:has-text('人民路')")
+    admin.wait_for_url(re.compile(r".*/hotline/gazetteer/places/\d+$"))
+    admin.fill("#h-x", "10")
+    admin.fill("#h-y", "10")
+    admin.select_option("#h-datum", "wgs84")
+    admin.click("button:has-text('保存')")
+    admin.wait_for_selector("#h-position-error")
+    admin.screenshot(path=str(screenshot_dir / "gazetteer-place-error-1280x800.png"), full_page=True)
+    admin.fill("#h-x", str(GRID1[0]))
+    admin.fill("#h-y", str(GRID1[1]))
+    admin.select_option("#h-datum", "gcj02")
+    admin.fill("#h-name_en", "Renmin Road")
+    admin.click("button:has-text('保存')")
+    admin.wait_for_selector(".flash-success")
+    assert "Renmin Road" in admin.locator(".history-table").inner_text()
+    admin.click("button:has-text('停用该地点')")
+    admin.wait_for_selector("button:has-text('恢复该地点')")
+    assert "已停用" in admin.locator("h1").inner_text()
+    admin.screenshot(path=str(screenshot_dir / "gazetteer-place-1280x800.png"), full_page=True)
+
+    desk = sign_in(page_for, "hotline")
+    desk.fill("#h-place_q", "人民")
+    desk.wait_for_selector("#place-results button.place-hit")
+    hits = desk.locator("#place-results").inner_text()
+    assert "人民公园" in hits and "人民路" not in hits
+    assert admin.console_errors == [] and desk.console_errors == []
