@@ -364,7 +364,7 @@ class PlacePage:
 
 
 def list_places(text: str = "", *, page: int = 1, per_page: int = 50) -> PlacePage:
-    """Places (retired ones too) whose name, English name or alias matches ``text``, by name; a page past the end is the last."""
+    """Places, retired ones too, matching ``text`` by name, English name or alias; a page past the end is the last."""
     stmt = select(GazetteerPlace)
     text = (text or "").strip()
     if text:
