@@ -22,6 +22,11 @@ from gridops.worktime import CityClock, ClockType
 STAGE = "hotline_reply"
 KINDS = ("hotline_reminder", "hotline_notice", "hotline_criticism")
 LAST_STEP = len(KINDS) - 1
+#: The escalation policy's numbers each step's instant depends on (a change of one of them may move it).
+POLICY_KNOBS = {
+    1: ("hotline_notice_working_days",),
+    2: ("hotline_notice_working_days", "hotline_criticism_working_days"),
+}
 _PENDING = "gridops.supervision.hotline_orders"
 
 

@@ -14,6 +14,11 @@ from gridops.supervision.policy import EscalationPolicy, hour_clock
 from gridops.worktime import CityClock, ClockType
 
 LAST_STEP = 3
+#: The escalation policy's numbers each step's instant depends on (a change of one of them may move it).
+POLICY_KNOBS = {
+    2: ("level2_share", "level2_min_working_days"),
+    3: ("level2_share", "level2_min_working_days", "level3_working_days"),
+}
 
 
 def _hours(delta: timedelta) -> Decimal:

@@ -4,7 +4,9 @@ Stored as one city setting (``supervision.policy``, a JSON object); keys left ou
 defaults. The yellow share comes from the working-time thresholds of each clock type
 (``worktime.thresholds``), so colours on screen and warnings sent out agree. Administrators
 change the policy on /admin/escalation, through the API or with ``gridops supervision policy``;
-every change is kept in the administration history.
+every change is kept in the administration history. A change applies to the running cases at once:
+the watches whose next step it may bring forward are looked at again by the next sweep
+(``services.reschedule_watches``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 
 from gridops.auth.models import User
 from gridops.auth.permissions import is_admin
 from gridops.catalogue.models import CatalogueChange
+from gridops.db import dialect_name
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.worktime.clocks import ClockType
@@ -24,6 +28,8 @@ from gridops.worktime.models import CitySetting
 from gridops.worktime.store import drop_setting, put_setting
 
 POLICY_KEY = "supervision.policy"
+#: PostgreSQL advisory lock key ("esca") that orders policy changes after or before whole sweeps.
+POLICY_LOCK = 0x65736361
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,15 @@ def parse_policy(data: Mapping) -> EscalationPolicy:
     return replace(EscalationPolicy(), **values)
 
 
+def lock_policy(*, exclusive: bool) -> None:
+    """Hold the policy until the transaction ends: shared by whoever times steps with it (the sweep),
+    exclusive by a change, so a sweep never times with the old policy the watches a change has just
+    marked (PostgreSQL; SQLite has one writer at a time and refuses a write on a stale read)."""
+    if dialect_name() == "postgresql":
+        name = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        db.session.execute(select(getattr(func, name)(POLICY_LOCK)))
+
+
 def escalation_policy() -> EscalationPolicy:
     """The city's stored policy (defaults where nothing is stored)."""
     row = db.session.get(CitySetting, POLICY_KEY)
@@ -136,26 +151,35 @@ def set_escalation_policy(actor: User | None, data: Mapping) -> EscalationPolicy
     _check_admin(actor)
     if not isinstance(data, Mapping):
         raise ValidationFailed.field("policy", _("must be an object"))
+    lock_policy(exclusive=True)
     before = escalation_policy()
     merged = {**asdict(before), **data}
     if isinstance(data.get("reply_hours"), Mapping):
         merged["reply_hours"] = {**before.reply_hours, **data["reply_hours"]}
     after = parse_policy(merged)
     put_setting(POLICY_KEY, asdict(after), actor)
-    CatalogueChange.record("escalation_policy", 0, "update", actor, history_values(before), history_values(after))
-    db.session.flush()
+    _changed("update", actor, before, after)
     return after
 
 
 def reset_escalation_policy(actor: User | None) -> EscalationPolicy:
     """Go back to the published defaults (the stored policy is removed, so later defaults apply too)."""
     _check_admin(actor)
+    lock_policy(exclusive=True)
     before = escalation_policy()
     drop_setting(POLICY_KEY)
     after = EscalationPolicy()
-    CatalogueChange.record("escalation_policy", 0, "reset", actor, history_values(before), history_values(after))
-    db.session.flush()
+    _changed("reset", actor, before, after)
     return after
+
+
+def _changed(action: str, actor: User | None, before: EscalationPolicy, after: EscalationPolicy) -> None:
+    """Record the change and apply it to the running cases, in the change's transaction."""
+    from gridops.supervision.services import reschedule_watches
+
+    CatalogueChange.record("escalation_policy", 0, action, actor, history_values(before), history_values(after))
+    reschedule_watches(before, after)
+    db.session.flush()
 
 
 def hour_clock(clock: ClockType) -> ClockType:

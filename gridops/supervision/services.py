@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gridops.auth.models import User
@@ -31,7 +31,7 @@ from gridops.db import bulk_insert, bulk_update, utcnow
 from gridops.errors import NotAllowed, ValidationFailed
 from gridops.extensions import db
 from gridops.supervision import hotline_chain
-from gridops.supervision.ladder import LAST_STEP, Ladder
+from gridops.supervision.ladder import LAST_STEP, POLICY_KNOBS, Ladder
 from gridops.supervision.models import (
     CASE_STAGES,
     RECIPIENT_COLUMNS,
@@ -42,7 +42,7 @@ from gridops.supervision.models import (
     SupervisionRecipient,
     SupervisionReply,
 )
-from gridops.supervision.policy import EscalationPolicy, escalation_policy
+from gridops.supervision.policy import NUMBER_LIMITS, EscalationPolicy, escalation_policy, lock_policy
 from gridops.supervision.stages import (
     STAGES, SWEEP_COLUMNS, CaseStage, Heads, ancestor, recipients, running_stages,
 )
@@ -91,7 +91,6 @@ def track_case(
     if not running:
         return
     city = city or get_city_clock()
-    policy = policy or escalation_policy()
     now = now or utcnow()
     order = SupervisionOrder
     taken = dict(
@@ -109,6 +108,9 @@ def track_case(
         if step > LAST_STEP:
             db.session.execute(delete(table).where(table.c.case_id == case.id, table.c.stage == stage.name))
             continue
+        if step in POLICY_KNOBS and policy is None:
+            lock_policy(exclusive=False)
+            policy = escalation_policy()
         clock = stage.clock(case).value
         values = dict(
             case_id=case.id, stage=stage.name, started_at=started, due_at=due, clock=clock, next_step=step,
@@ -126,6 +128,35 @@ def _moved(table, stage: CaseStage, excluded):
     if stage.start is None:
         return table.c.due_at != excluded.due_at
     return (table.c.due_at != excluded.due_at) | (table.c.started_at != excluded.started_at)
+
+
+def reschedule_watches(before: EscalationPolicy, after: EscalationPolicy) -> int:
+    """Apply a policy change to the running watches (in the change's transaction); how many were marked.
+
+    A step's instant never comes earlier when a number of the policy grows (the ladders are
+    monotonic in each), so a watch's next look stays a lower bound of its step's new instant: the
+    sweep, looking then, finds the step not yet due and moves the watch on. When a number shrinks,
+    the watches whose next step depends on it (``POLICY_KNOBS`` of the case ladder and of the 12345
+    chain) are marked due in one statement, their next look put back to their stage's start (a lower
+    bound of every step): the next sweep recomputes each with the new policy, raises the steps whose
+    new instant has come (each once: the next step is unchanged) and moves the others to their new
+    instant, raising nothing early.
+    """
+    shrunk = {name for name in NUMBER_LIMITS if getattr(after, name) < getattr(before, name)}
+    table = EscalationWatch.__table__
+    families = ((CASE_STAGES, POLICY_KNOBS), ((hotline_chain.STAGE,), hotline_chain.POLICY_KNOBS))
+    marked = []
+    for stages, knobs in families:
+        steps = sorted(step for step, names in knobs.items() if shrunk & set(names))
+        if steps:
+            marked.append(and_(table.c.stage.in_(stages), table.c.next_step.in_(steps)))
+    if not marked:
+        return 0
+    result = db.session.execute(
+        update(table).where(table.c.next_at > table.c.started_at, or_(*marked)).values(next_at=table.c.started_at),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount
 
 
 def first_watch(case, now: datetime) -> dict | None:
@@ -256,6 +287,7 @@ def _families(city: CityClock, policy: EscalationPolicy, days: dict) -> list[_Fa
 def sweep_escalations(now: datetime, *, batch_size: int = BATCH_SIZE) -> SweepResult:
     """Write the warnings, timeout orders and hotline reply steps due by ``now``, each exactly once."""
     city = get_city_clock()
+    lock_policy(exclusive=False)
     policy = escalation_policy()
     result = SweepResult()
     gateway = notifications_enabled()
