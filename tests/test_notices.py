@@ -58,6 +58,8 @@ def test_weekly_lists_overdue_and_supervised_cases_by_unit(week_world):
     assert [row["number"] for row in unit["overdue"]] == [cases["old"].number, cases["friday"].number]
     # Monday 16:00 due + 3 working days is Thursday: level 3 by Sunday; Friday's case is not.
     assert [row["level3"] for row in unit["overdue"]] == [True, False]
+    # Measured by the handling due time: handling is the stage named on the list.
+    assert [row["level3_stages"] for row in unit["overdue"]] == [["handling"], []]
     assert unit["overdue"][0]["small_class"] == "E0102 暴露垃圾"
     assert unit["overdue"][0]["overdue_hours"] == pytest.approx(6 * 24 + 8, abs=0.1)
     assert [row["number"] for row in unit["supervised"]] == [cases["watched"].number]
@@ -261,3 +263,46 @@ def test_a_level_3_timeout_order_puts_a_case_on_the_level_3_list(week_world):
     db.session.flush()
     [unit] = generate_notice("weekly", WEEK, now=AFTER_WEEK).content["units"]
     assert [row["level3"] for row in unit["overdue"]] == [True, True]
+    assert [row["level3_stages"] for row in unit["overdue"]] == [["handling"], ["handling"]]
+
+
+def test_the_weekly_list_names_the_stages_at_level_3(app):
+    """A dispatched case escalated to level 3 in signing and handling names both; a case waiting
+    for dispatch three working days past its dispatch limit, not swept yet, names dispatch."""
+    from flask_babel import force_locale
+
+    from gridops.evaluation.exports import weekly_tables
+    from gridops.supervision.services import sweep_escalations
+
+    world = make_world()
+    unsigned = make_case("dispatched", world=world, now=T0)
+    sweep_escalations(T0 + timedelta(days=6))
+    waiting = make_case("registered", world=world, now=T0)
+    content = generate_notice("weekly", WEEK, now=AFTER_WEEK).content
+    rows = {row["number"]: row for unit in content["units"] for row in unit["overdue"]}
+    assert rows[unsigned.number]["level3_stages"] == ["signing", "handling"]
+    assert rows[waiting.number]["level3_stages"] == ["dispatch"]
+    assert content["totals"]["level3"] == 2
+    with app.test_request_context(), force_locale("zh"):
+        cells = {row[0]: row for table in weekly_tables(content) if table.key.startswith("overdue-")
+                 for row in table.rows}
+        header = next(t for t in weekly_tables(content) if t.key.startswith("overdue-")).columns
+        assert header[7] == "三级督办环节"
+        assert cells[unsigned.number][7] == "签收 / 单位处置"
+        assert cells[waiting.number][7] == "派遣"
+
+
+def test_a_weekly_notice_made_before_stages_were_named_still_renders(app):
+    from flask_babel import force_locale
+
+    from gridops.evaluation.exports import weekly_tables
+
+    world = make_world()
+    make_case("handling", world=world, now=T0)
+    content = generate_notice("weekly", WEEK, now=AFTER_WEEK).content
+    for unit in content["units"]:
+        for row in unit["overdue"]:
+            del row["level3_stages"]  # as stored by earlier versions
+    with app.test_request_context(), force_locale("zh"):
+        [table] = [t for t in weekly_tables(content) if t.key.startswith("overdue-")]
+        assert [row[7] for row in table.rows] == ["是"]

@@ -24,6 +24,7 @@ from openpyxl.styles import Font
 from gridops.cases.forms import STATE_LABELS
 from gridops.cases.states import State
 from gridops.evaluation.scores import GRADE_LABELS
+from gridops.supervision.serializers import STAGE_LABELS
 
 KIND_LABELS = {
     "weekly": _l("Weekly supervision"),
@@ -82,11 +83,18 @@ def _yes(value: bool) -> str:
     return _("yes") if value else ""
 
 
+def _level3(row: dict) -> str:
+    """The stages a listed case is stuck in at level 3 (a notice made before stages were named: yes/no)."""
+    if "level3_stages" not in row:
+        return _yes(row["level3"])
+    return " / ".join(str(STAGE_LABELS.get(stage, stage)) for stage in row["level3_stages"])
+
+
 def _case_table(key: str, title: str, rows: list[dict], empty: str) -> Table:
     table = Table(
         key, title,
         [_("Case number"), _("Small class"), _("Area"), _("Address"), _("State"), _("Due"),
-         _("Hours overdue"), _("Level 3"), _("Supervised")],
+         _("Hours overdue"), _("Level 3 at stage"), _("Supervised")],
         empty=empty,
     )
     for row in rows:
@@ -94,7 +102,7 @@ def _case_table(key: str, title: str, rows: list[dict], empty: str) -> Table:
             row["number"], row["small_class"], f"{row['area_name'] or ''} {row['area_code'] or ''}".strip(),
             row["address"], _state(row["state"]), _local(row["due_at"]),
             row["overdue_hours"] if row["overdue_hours"] and row["overdue_hours"] > 0 else None,
-            _yes(row["level3"]), _yes(row["supervised"]),
+            _level3(row), _yes(row["supervised"]),
         ])
     return table
 

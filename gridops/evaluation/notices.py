@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -239,7 +239,9 @@ def build_content(kind: str, period: Period, scope: Scope, *, now: datetime) -> 
     return content
 
 
-def _case_row(row, level3: bool) -> dict:
+def _case_row(row, level3_stages: list[str]) -> dict:
+    """One listed case; ``level3_stages`` names the stages at level 3 (notices made before the
+    stage was named carry only ``level3``)."""
     return {
         "number": row.number,
         "state": row.state,
@@ -252,18 +254,27 @@ def _case_row(row, level3: bool) -> dict:
         "due_at": row.due.isoformat() if row.due else None,
         "overdue_hours": round((row.as_of - row.due) / timedelta(hours=1), 1) if row.due else None,
         "supervised": bool(row.supervised),
-        "level3": level3,
+        "level3": bool(level3_stages),
+        "level3_stages": level3_stages,
     }
+
+
+#: The due time a listed case is measured by: the first of these that is set, and the stage it is of.
+_DUE_STAGES = (
+    (Case.handle_due_at, "handling"), (Case.sign_due_at, "signing"), (Case.dispatch_due_at, "dispatch"),
+    (Case.register_due_at, "registration"),
+)
 
 
 def _named_cases(scope: Scope, as_of: datetime, *, supervised: bool) -> list:
     """Open cases overdue at ``as_of`` (or, ``supervised``, open supervised ones), by holder."""
     area = aliased(Area)
-    due = func.coalesce(Case.handle_due_at, Case.sign_due_at, Case.dispatch_due_at, Case.register_due_at)
+    due = func.coalesce(*(column for column, _stage in _DUE_STAGES))
+    due_stage = case(*((column.is_not(None), stage) for column, stage in _DUE_STAGES), else_=None)
     stmt = (
         select(
             Case.id, Case.number, Case.state, Case.case_type, Case.address, Case.area_path, Case.supervised,
-            Case.holder_department_id, due.label("due"),
+            Case.holder_department_id, due.label("due"), due_stage.label("due_stage"),
             SmallClass.code.label("class_code"), SmallClass.name.label("class_name"),
             area.code.label("area_code"), area.name.label("area_name"),
         )
@@ -289,13 +300,13 @@ def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, no
     ordered = _level3_ordered([row.id for row in overdue], as_of)
     for row in overdue:
         row = _with_as_of(row, as_of)
-        level3 = row.id in ordered or (
-            row.due is not None and clock.due_at(row.due, level3_days, ClockType.WORKING_DAYS) <= as_of
-        )
-        level3_count += level3
-        unit_entry(row.holder_department_id)["overdue"].append(_case_row(row, level3))
+        stages = ordered.get(row.id, [])
+        if not stages and row.due is not None and clock.due_at(row.due, level3_days, ClockType.WORKING_DAYS) <= as_of:
+            stages = [row.due_stage]
+        level3_count += bool(stages)
+        unit_entry(row.holder_department_id)["overdue"].append(_case_row(row, stages))
     for row in _named_cases(scope, as_of, supervised=True):
-        unit_entry(row.holder_department_id)["supervised"].append(_case_row(_with_as_of(row, as_of), False))
+        unit_entry(row.holder_department_id)["supervised"].append(_case_row(_with_as_of(row, as_of), []))
     figures = {
         item.row.ref_id: _scored(item)
         for item in scored_table(period, "unit", scope, now=now).rows
@@ -321,20 +332,26 @@ def _weekly(period: Period, scope: Scope, as_of: datetime, settings: dict, *, no
     }
 
 
-def _level3_ordered(case_ids: list[int], as_of: datetime) -> set[int]:
-    """Cases with a level-3 timeout supervision order made by ``as_of`` about a stage the case is in
-    (the escalation's own list; a level 3 of a stage the case has left does not count)."""
+def _level3_ordered(case_ids: list[int], as_of: datetime) -> dict[int, list[str]]:
+    """Per case, the stages it is in with a level-3 timeout supervision order made by ``as_of``, in
+    the order of the loop (the escalation's own list; a level 3 of a stage the case has left does not count)."""
     if not case_ids:
-        return set()
+        return {}
     current_stage = or_(*(
         and_(SupervisionOrder.stage == stage.name, Case.state.in_(sorted(stage.states))) for stage in STAGES.values()
     ))
-    return set(db.session.scalars(
-        select(SupervisionOrder.case_id).join(Case, Case.id == SupervisionOrder.case_id).where(
+    rows = db.session.execute(
+        select(SupervisionOrder.case_id, SupervisionOrder.stage).distinct()
+        .join(Case, Case.id == SupervisionOrder.case_id).where(
             SupervisionOrder.kind == "timeout", SupervisionOrder.level == 3,
             SupervisionOrder.created_at <= as_of, SupervisionOrder.case_id.in_(case_ids), current_stage,
         )
-    ))
+    )
+    order = list(STAGES)
+    stages: dict[int, list[str]] = {}
+    for case_id, stage in sorted(rows, key=lambda row: order.index(row.stage)):
+        stages.setdefault(case_id, []).append(stage)
+    return stages
 
 
 @dataclass(frozen=True)
@@ -350,6 +367,7 @@ class _Row:
     supervised: bool
     holder_department_id: int | None
     due: datetime | None
+    due_stage: str | None
     class_code: str
     class_name: str
     area_code: str | None
