@@ -247,3 +247,47 @@ def test_an_earlier_notice_day_brings_the_notice_and_the_criticism_forward(app):
     assert _chain(local(2026, 6, 3, 7, 59)) == {}
     assert _chain(local(2026, 6, 3, 8)) == {1: 1}
     assert _watch(case, HOTLINE).next_at == local(2026, 6, 10, 18)
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: a sweep running into a change
+
+
+def test_a_sweep_that_meets_a_change_times_the_marked_watches_with_the_new_policy(app, monkeypatch):
+    """A sweep starting while a change is being written waits for it, then reads the new policy: it
+    never times the watches the change marked with the policy the change replaced."""
+    import threading
+    import time
+
+    from gridops.supervision import services
+    from tests.test_scheduler import _in_threads, _needs_postgres
+
+    _needs_postgres(app)
+    case = _handling()
+    _at_level_3(case)
+    db.session.commit()
+    changing, committed = threading.Event(), threading.Event()
+    read_policy = services.escalation_policy
+
+    def policy_then_claim():
+        policy = read_policy()
+        committed.wait(5)  # the claim comes after the change is committed
+        return policy
+
+    monkeypatch.setattr(services, "escalation_policy", policy_then_claim)
+
+    def work(index: int):
+        if index == 0:
+            set_escalation_policy(None, {"level3_working_days": 1})
+            changing.set()
+            time.sleep(0.3)
+            db.session.commit()
+            committed.set()
+            return None
+        changing.wait(5)
+        return _sweep(local(2026, 6, 3, 18))
+
+    results = _in_threads(app, 2, work)
+    assert results == [None, {("handling", 3): 1}]
+    db.session.expire_all()
+    assert [level for level, _ in _written(case)] == [0, 1, 2, 3]

@@ -118,7 +118,7 @@ def parse_policy(data: Mapping) -> EscalationPolicy:
 def lock_policy(*, exclusive: bool) -> None:
     """Hold the policy until the transaction ends: shared by whoever times steps with it (the sweep),
     exclusive by a change, so a sweep never times with the old policy the watches a change has just
-    marked (PostgreSQL; SQLite has one writer at a time and refuses a write on a stale read)."""
+    marked (PostgreSQL; see docs/supervision.md for SQLite)."""
     if dialect_name() == "postgresql":
         name = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         db.session.execute(select(getattr(func, name)(POLICY_LOCK)))
