@@ -357,4 +357,4 @@ def test_the_weekly_list_counts_a_level_3_of_the_stage_the_case_is_in(app):
     waiting, registered = (make_case("reported", world=world, now=T0) for _ in range(2))
     assert _sweep(local(2026, 6, 5, 18), "registration") == {0: 2, 1: 2, 2: 2, 3: 2}
     act(world, registered, "register", "intake_operator", now=local(2026, 6, 5, 18, 30))
-    assert _level3_ordered([waiting.id, registered.id], local(2026, 6, 7, 23)) == {waiting.id}
+    assert _level3_ordered([waiting.id, registered.id], local(2026, 6, 7, 23)) == {waiting.id: ["registration"]}

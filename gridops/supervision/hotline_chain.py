@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridops.hotline.models import HotlineOrder
 from gridops.supervision.ladder import _after
-from gridops.supervision.policy import EscalationPolicy
+from gridops.supervision.policy import EscalationPolicy, lock_policy
 from gridops.worktime import CityClock, ClockType
 
 STAGE = "hotline_reply"
@@ -107,6 +107,7 @@ def watch_reply(session: Session, order: HotlineOrder) -> None:
     from gridops.supervision.models import EscalationWatch
     from gridops.supervision.services import _upsert
 
+    lock_policy(exclusive=False)  # before the watch is written, like track_case
     table = EscalationWatch.__table__
     if order.replied_at is not None:
         session.execute(table.delete().where(table.c.case_id == order.case_id, table.c.stage == STAGE))

@@ -85,6 +85,8 @@ def track_case(
     table = EscalationWatch.__table__
     running = running_stages(case)
     names = [stage.name for stage in running]
+    # Before any watch is written: a policy change takes this lock before the watches (no deadlock).
+    lock_policy(exclusive=False)
     db.session.execute(
         delete(table).where(table.c.case_id == case.id, table.c.stage.in_([s for s in CASE_STAGES if s not in names]))
     )
@@ -109,7 +111,6 @@ def track_case(
             db.session.execute(delete(table).where(table.c.case_id == case.id, table.c.stage == stage.name))
             continue
         if step in POLICY_KNOBS and policy is None:
-            lock_policy(exclusive=False)
             policy = escalation_policy()
         clock = stage.clock(case).value
         values = dict(
