@@ -249,6 +249,44 @@ def test_a_reimport_updates_an_edited_place_in_place_and_brings_a_retired_one_ba
 # -- who may, and the CSRF token --------------------------------------------------------------------
 
 
+def test_a_place_is_added_by_hand_located_in_its_grid_and_found_by_the_desk(client, auth, road, world):
+    auth.login("admin")
+    page = client.get("/hotline/gazetteer").get_data(as_text=True)
+    assert 'href="/hotline/gazetteer/places/new"' in page
+    assert client.get("/hotline/gazetteer/places/new").status_code == 200
+    response = client.post("/hotline/gazetteer/places/new", data=form(
+        name="新华路", name_en="Xinhua Road", aliases="新华大道", x=str(GRID4_XY[0]), y=str(GRID4_XY[1])))
+    assert response.status_code == 303
+    place = db.session.scalar(select(GazetteerPlace).where(GazetteerPlace.name == "新华路"))
+    assert response.headers["Location"].endswith(f"/hotline/gazetteer/places/{place.id}")
+    assert place.active and place.unit_grid is not None and place.unit_grid.code == world.areas["grid4"].code
+    assert [c.action for c in changes(place.id)] == ["create"]
+    assert "新华路" in [hit.name for hit in search_places("新华大道")]
+    assert "新华路" in names(client, "新华", operator_headers(world))
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    (form(name=""), "name"),
+    (form(kind="river"), "kind"),
+    (form(x="east"), "x"),
+    (form(x="10.0", y="10.0", datum="wgs84"), "position"),
+    (form(name="建设路"), "name"),  # a road of that name already lies in that area
+])
+def test_a_place_added_by_hand_is_checked_like_an_edit(client, auth, road, data, field):
+    auth.login("admin")
+    before = db.session.scalar(select(func.count()).select_from(GazetteerPlace))
+    response = client.post("/hotline/gazetteer/places/new", data=data)
+    assert response.status_code == 422 and f'id="h-{field}-error"' in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(GazetteerPlace)) == before
+
+
+def test_only_those_who_may_import_add_places(client, auth, road):
+    auth.login("hotline_operator")
+    assert client.get("/hotline/gazetteer/places/new").status_code == 403
+    assert client.post("/hotline/gazetteer/places/new", data=form(name="新华路")).status_code == 403
+    assert db.session.scalar(select(GazetteerPlace).where(GazetteerPlace.name == "新华路")) is None
+
+
 @pytest.mark.parametrize("role", ["hotline_operator", "intake_operator", "leader"])
 def test_only_those_who_may_import_edit_places(client, auth, road, role):
     auth.login(role)

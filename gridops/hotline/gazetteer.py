@@ -275,13 +275,20 @@ def _finite(value, field: str) -> float:
     return number
 
 
-def update_place(actor: User | None, place: GazetteerPlace, data: Mapping) -> GazetteerPlace:
-    """Change a place's names, kind and position; it is re-located in its unit grid as an import would.
+@dataclass(frozen=True)
+class _PlaceInput:
+    name: str
+    name_en: str | None
+    aliases: str
+    kind: str
+    x: float
+    y: float
+    datum: str
+    location: Location
 
-    Every bad field is named at once; the place is left as it was. A new position drops the
-    imported line or polygon (the place becomes the point given).
-    """
-    _check_manager(actor)
+
+def _checked_place(data: Mapping, place_id: int | None) -> _PlaceInput:
+    """A place's fields from a form, every bad field named at once; located in its grid as an import would."""
     problems: dict[str, str] = {}
     name = _text(data.get("name"), MAX_NAME)
     if not name:
@@ -313,18 +320,45 @@ def update_place(actor: User | None, place: GazetteerPlace, data: Mapping) -> Ga
     if location is not None and name and kind in PLACE_KINDS:
         clash = db.session.scalar(select(GazetteerPlace.id).where(
             GazetteerPlace.kind == kind, GazetteerPlace.name == name, GazetteerPlace.area_id == location.area.id,
-            GazetteerPlace.id != place.id,
+            GazetteerPlace.id != (place_id or 0),
         ))
         if clash is not None:
             problems["name"] = _("another place of this kind and name lies in the same area")
     if problems:
         raise ValidationFailed(_("The place was not saved: check the fields marked."), problems)
+    return _PlaceInput(name, name_en or None, aliases, kind, position["x"], position["y"], datum, location)
+
+
+def add_place(actor: User | None, data: Mapping) -> GazetteerPlace:
+    """Add one place by hand (a new road, say), located in its unit grid as an import would; recorded."""
+    _check_manager(actor)
+    checked = _checked_place(data, None)
+    place = GazetteerPlace(
+        name=checked.name, name_en=checked.name_en, aliases=checked.aliases, kind=checked.kind,
+        x=checked.x, y=checked.y, datum=checked.datum, active=True, source_name="",
+        imported_by_id=actor.id if actor is not None else None,
+    )
+    _place_in(place, checked.location)
+    db.session.add(place)
+    db.session.flush()
+    CatalogueChange.record(HISTORY_ENTITY, place.id, "create", actor, None, place_record(place))
+    return place
+
+
+def update_place(actor: User | None, place: GazetteerPlace, data: Mapping) -> GazetteerPlace:
+    """Change a place's names, kind and position; it is re-located in its unit grid as an import would.
+
+    Every bad field is named at once; the place is left as it was. A new position drops the
+    imported line or polygon (the place becomes the point given).
+    """
+    _check_manager(actor)
+    checked = _checked_place(data, place.id)
     before = place_record(place)
-    if (position["x"], position["y"], datum) != (place.x, place.y, place.datum):
+    if (checked.x, checked.y, checked.datum) != (place.x, place.y, place.datum):
         place.geometry_wkb = None
-    place.name, place.name_en, place.aliases, place.kind = name, name_en or None, aliases, kind
-    place.x, place.y, place.datum = position["x"], position["y"], datum
-    _place_in(place, location)
+    place.name, place.name_en, place.aliases, place.kind = checked.name, checked.name_en, checked.aliases, checked.kind
+    place.x, place.y, place.datum = checked.x, checked.y, checked.datum
+    _place_in(place, checked.location)
     after = place_record(place)
     if after != before:
         CatalogueChange.record(HISTORY_ENTITY, place.id, "update", actor, before, after)

@@ -31,6 +31,7 @@ from gridops.admin.history import history
 from gridops.admin.views import ACTION_LABELS, ENTITY_LABELS
 from gridops.hotline.gazetteer import (
     HISTORY_ENTITY,
+    add_place,
     PlaceHit,
     import_gazetteer,
     list_places,
@@ -377,28 +378,49 @@ def _place_form(place: GazetteerPlace) -> dict:
             "x": str(place.x), "y": str(place.y), "datum": place.datum}
 
 
-@bp.route("/gazetteer/places/<int:place_id>", methods=["GET", "POST"])
-@login_required
-def place_page(place_id: int):
-    """One place: change its names, kind and position (re-located in its grid), retire or restore it; its history."""
-    place = _load_place(place_id)
-    form, errors, status = _place_form(place), {}, 200
+def _place_page(place: GazetteerPlace | None, form: dict, save, saved: str):
+    """A place's form page: on a post, ``save(fields)`` and on to the place's page, or the fields marked (422)."""
+    errors, status = {}, 200
     if request.method == "POST":
         form = {name: request.form.get(name, "") for name in PLACE_FIELDS}
         try:
-            update_place(current_user, place, form)
+            place = save(form)
             db.session.commit()
         except ValidationFailed as exc:
             db.session.rollback()
             errors, status = exc.fields or {"name": exc.message}, 422
         else:
-            flash(_("The place %(name)s is saved.", name=place.name), "success")
+            flash(saved % {"name": place.name}, "success")
             return redirect(url_for(".place_page", place_id=place.id), 303)
     return render_template(
         "hotline/gazetteer_place.html", place=place, form=form, errors=errors,
         kinds=[(kind, PLACE_KIND_LABELS[kind]) for kind in PLACE_KINDS],
-        changes=history([HISTORY_ENTITY], place.id), entity_labels=ENTITY_LABELS, action_labels=ACTION_LABELS,
+        changes=history([HISTORY_ENTITY], place.id) if place is not None else [],
+        entity_labels=ENTITY_LABELS, action_labels=ACTION_LABELS,
     ), status
+
+
+@bp.route("/gazetteer/places/new", methods=["GET", "POST"])
+@login_required
+def new_place():
+    """Add one place by hand (a road opened since the last import, say)."""
+    if not permissions.can_manage_gazetteer(current_user):
+        abort(403)
+    return _place_page(
+        None, {"datum": _map_config().get("datum") or "wgs84"}, lambda form: add_place(current_user, form),
+        _("The place %(name)s is added: the desk finds it now."),
+    )
+
+
+@bp.route("/gazetteer/places/<int:place_id>", methods=["GET", "POST"])
+@login_required
+def place_page(place_id: int):
+    """One place: change its names, kind and position (re-located in its grid), retire or restore it; its history."""
+    place = _load_place(place_id)
+    return _place_page(
+        place, _place_form(place), lambda form: update_place(current_user, place, form),
+        _("The place %(name)s is saved."),
+    )
 
 
 @bp.post("/gazetteer/places/<int:place_id>/retire")
