@@ -30,6 +30,8 @@ WORKSPACE_QUEUES = {
 #: Most points in one map answer; ``truncated`` says when the view holds more.
 MAP_LIMIT = 2000
 MAP_QUEUES = tuple(q.key for q in queues.COMMAND_QUEUES) + ("all",)
+#: The longest case number the database holds.
+NUMBER_LENGTH = Case.__table__.c.number.type.length
 
 
 def _workspace(name: str | None) -> tuple:
@@ -139,8 +141,8 @@ def _dispatch_requests(data) -> tuple[list[DispatchRequest], dict[str, str]]:
         except ValidationFailed as exc:
             name, reason = next(iter(exc.fields.items()))
             raise ValidationFailed.field(f"cases[{index}].{name}", reason) from None
-        if len(number) > 20:
-            raise ValidationFailed.field(f"cases[{index}].number", _("at most %(count)d characters", count=20))
+        if len(number) > NUMBER_LENGTH:
+            raise ValidationFailed.field(f"cases[{index}].number", _("at most %(count)d characters", count=NUMBER_LENGTH))
         if any(number == earlier[0] for earlier in parsed):
             raise ValidationFailed.field(f"cases[{index}].number", _("given twice"))
         parsed.append((number, unit.strip() if unit else None, version))
@@ -201,7 +203,7 @@ def openapi_schemas() -> dict:
                     "items": {
                         "type": "object",
                         "properties": {
-                            "number": {"type": "string", "maxLength": 20, "description": "the case number"},
+                            "number": {"type": "string", "maxLength": NUMBER_LENGTH, "description": "the case number"},
                             "unit": {"type": "string", "description": "code of the handling unit to dispatch to"},
                             "expected_version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
                                                  "description": "the case version as read; refused as `stale` if it changed since"},

@@ -275,20 +275,9 @@ def _finite(value, field: str) -> float:
     return number
 
 
-@dataclass(frozen=True)
-class _PlaceInput:
-    name: str
-    name_en: str | None
-    aliases: str
-    kind: str
-    x: float
-    y: float
-    datum: str
-    location: Location
-
-
-def _checked_place(data: Mapping, place_id: int | None) -> _PlaceInput:
-    """A place's fields from a form, every bad field named at once; located in its grid as an import would."""
+def _checked_place(data: Mapping, place_id: int | None) -> tuple[_Row, Location]:
+    """A place's fields from a form (a point: no line or outline), every bad field named at once, and
+    where it lies, located in its grid as an import would."""
     problems: dict[str, str] = {}
     name = _text(data.get("name"), MAX_NAME)
     if not name:
@@ -326,19 +315,19 @@ def _checked_place(data: Mapping, place_id: int | None) -> _PlaceInput:
             problems["name"] = _("another place of this kind and name lies in the same area")
     if problems:
         raise ValidationFailed(_("The place was not saved: check the fields marked."), problems)
-    return _PlaceInput(name, name_en or None, aliases, kind, position["x"], position["y"], datum, location)
+    return _Row(name, name_en or None, aliases, kind, position["x"], position["y"], datum, None), location
 
 
 def add_place(actor: User | None, data: Mapping) -> GazetteerPlace:
     """Add one place by hand (a new road, say), located in its unit grid as an import would; recorded."""
     _check_manager(actor)
-    checked = _checked_place(data, None)
+    checked, location = _checked_place(data, None)
     place = GazetteerPlace(
         name=checked.name, name_en=checked.name_en, aliases=checked.aliases, kind=checked.kind,
         x=checked.x, y=checked.y, datum=checked.datum, active=True, source_name="",
         imported_by_id=actor.id if actor is not None else None,
     )
-    _place_in(place, checked.location)
+    _place_in(place, location)
     db.session.add(place)
     db.session.flush()
     CatalogueChange.record(HISTORY_ENTITY, place.id, "create", actor, None, place_record(place))
@@ -352,13 +341,13 @@ def update_place(actor: User | None, place: GazetteerPlace, data: Mapping) -> Ga
     imported line or polygon (the place becomes the point given).
     """
     _check_manager(actor)
-    checked = _checked_place(data, place.id)
+    checked, location = _checked_place(data, place.id)
     before = place_record(place)
     if (checked.x, checked.y, checked.datum) != (place.x, place.y, place.datum):
         place.geometry_wkb = None
     place.name, place.name_en, place.aliases, place.kind = checked.name, checked.name_en, checked.aliases, checked.kind
     place.x, place.y, place.datum = checked.x, checked.y, checked.datum
-    _place_in(place, checked.location)
+    _place_in(place, location)
     after = place_record(place)
     if after != before:
         CatalogueChange.record(HISTORY_ENTITY, place.id, "update", actor, before, after)
